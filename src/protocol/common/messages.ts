@@ -1,0 +1,36 @@
+/**
+ * Messages between a client library session and a replica, shared by every protocol.
+ */
+import type { MessagesOf } from './schema.js';
+import { OP_NAMES } from './kv.js';
+
+export const COMMAND_SCHEMA = {
+  client: 'str',
+  seq: 'nat',
+  op: { enum: OP_NAMES },
+  key: 'str',
+  value: { nullable: 'str' },
+  expect: { nullable: 'str' },
+} as const;
+
+/**
+ * Why a request did not produce a result:
+ * - not_leader: this replica does not lead the shard (`leader` is a hint, -1 when unknown); nothing happened.
+ * - wrong_shard: the key does not belong to this shard; nothing happened.
+ * - busy: the leader's queue is full; nothing happened.
+ * - stale: the sequence number is older than the session table remembers; it did not run now,
+ *   and whether an earlier copy ran is no longer known.
+ * - failed: the operation definitely did not and never will take effect (MDL).
+ * - bad_request: the command is malformed; nothing happened.
+ */
+export const REPLY_STATUSES = ['ok', 'not_leader', 'wrong_shard', 'busy', 'stale', 'failed', 'bad_request'] as const;
+export type ReplyStatus = (typeof REPLY_STATUSES)[number];
+
+export const CLIENT_MESSAGES = {
+  request: { code: 1, schema: { cmd: { obj: COMMAND_SCHEMA } } },
+  reply: { code: 2, schema: { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'output', leader: 'int' } },
+} as const;
+
+export type ClientMessage = MessagesOf<typeof CLIENT_MESSAGES>;
+export type Request = Extract<ClientMessage, { type: 'request' }>;
+export type Reply = Extract<ClientMessage, { type: 'reply' }>;

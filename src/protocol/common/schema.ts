@@ -1,0 +1,92 @@
+/**
+ * Message schemas: one declaration gives both the TypeScript type of a message (through
+ * `Infer`) and the check the transport runs on every decoded frame, so a core never sees a
+ * message whose fields are missing or of the wrong type. The bytes themselves are encoded
+ * and decoded by the codec library (see src/transport/codec.ts); this module is pure.
+ */
+export type Field =
+  | 'int' // a safe integer
+  | 'nat' // a safe integer >= 0
+  | 'str'
+  | 'bool'
+  | 'output' // a KV result: string, boolean or null
+  | { readonly nullable: Field }
+  | { readonly arr: Field }
+  | { readonly obj: Schema }
+  | { readonly enum: readonly string[] };
+
+export type Schema = { readonly [name: string]: Field };
+
+type InferField<F> = F extends 'int' | 'nat'
+  ? number
+  : F extends 'str'
+    ? string
+    : F extends 'bool'
+      ? boolean
+      : F extends 'output'
+        ? string | boolean | null
+        : F extends { readonly nullable: infer G }
+          ? InferField<G> | null
+          : F extends { readonly arr: infer G }
+            ? InferField<G>[]
+            : F extends { readonly obj: infer S }
+              ? Infer<S>
+              : F extends { readonly enum: readonly (infer E)[] }
+                ? E
+                : never;
+
+export type Infer<S> = { -readonly [K in keyof S]: InferField<S[K]> };
+
+/** A table of message kinds: wire code and field schema per `type`. */
+export type MessageTable = { readonly [type: string]: { readonly code: number; readonly schema: Schema } };
+
+/** The message union a table describes: `{ type: K } & fields`. */
+export type MessagesOf<T extends MessageTable> = {
+  [K in keyof T & string]: { type: K } & Infer<T[K]['schema']>;
+}[keyof T & string];
+
+/**
+ * Checks `value` against `field`. Returns null when it conforms, otherwise a short
+ * description naming the path of the first offending field.
+ */
+export function checkField(field: Field, value: unknown, path: string): string | null {
+  if (typeof field === 'string') {
+    switch (field) {
+      case 'int':
+        return Number.isSafeInteger(value) ? null : `${path}: expected an integer`;
+      case 'nat':
+        return Number.isSafeInteger(value) && (value as number) >= 0 ? null : `${path}: expected an integer >= 0`;
+      case 'str':
+        return typeof value === 'string' ? null : `${path}: expected a string`;
+      case 'bool':
+        return typeof value === 'boolean' ? null : `${path}: expected a boolean`;
+      case 'output':
+        return value === null || typeof value === 'string' || typeof value === 'boolean'
+          ? null
+          : `${path}: expected a string, boolean or null`;
+    }
+  }
+  if ('nullable' in field) return value === null ? null : checkField(field.nullable, value, path);
+  if ('arr' in field) {
+    if (!Array.isArray(value)) return `${path}: expected an array`;
+    for (let i = 0; i < value.length; i++) {
+      const err = checkField(field.arr, value[i], `${path}[${i}]`);
+      if (err !== null) return err;
+    }
+    return null;
+  }
+  if ('obj' in field) return checkSchema(field.obj, value, path);
+  return typeof value === 'string' && field.enum.includes(value)
+    ? null
+    : `${path}: expected one of ${field.enum.join(', ')}`;
+}
+
+export function checkSchema(schema: Schema, value: unknown, path: string): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${path}: expected an object`;
+  const record = value as Record<string, unknown>;
+  for (const name in schema) {
+    const err = checkField(schema[name] as Field, record[name], path === '' ? name : `${path}.${name}`);
+    if (err !== null) return err;
+  }
+  return null;
+}
