@@ -53,7 +53,12 @@ export function checkPaxosConfig(c: PaxosConfig): void {
 
 /** What a shard's chosen slots mean. */
 export interface StateMachine<V, S> {
-  noop(): V;
+  /**
+   * What a new leader proposes for a slot no quorum member accepted anything in. `firstGap`: the
+   * lowest such slot of this leader's recovery (MDL holds execution there until it has resolved
+   * the operations whose ordering was lost).
+   */
+  noop(firstGap: boolean): V;
   /** Items in a value: CommitShort carries it as a cheap check that both sides hold the same value. */
   count(value: V): number;
   /** Execute a chosen slot; called once per slot, in slot order. `leading`: answer clients. */
@@ -398,9 +403,12 @@ export class PaxosEngine<V, S, M> {
     this.lastHeard.fill(this.now);
     this.followerCommitted.fill(0);
     this.broadcastCommitted = 0;
+    let firstGap = true;
     for (let s = this.committedUpTo; s < this.nextSlot; s++) {
       if (this.entry(s)?.committed === true) continue;
-      const value = this.collected.get(s)?.value ?? this.sm.noop();
+      const seen = this.collected.get(s);
+      const value = seen !== undefined ? seen.value : this.sm.noop(firstGap);
+      if (seen === undefined) firstGap = false;
       this.recovering.add(s);
       this.proposeAt(s, value, true);
     }
@@ -513,10 +521,8 @@ export class PaxosEngine<V, S, M> {
 
   /** A quorum accepted `slot` at our ballot: it is chosen. */
   private choose(slot: number): void {
-    this.inflight.delete(slot);
     this.markChosen(slot);
     this.chosenToAnnounce.push(slot);
-    if (this.recovering.delete(slot) && this.recovering.size === 0 && !this.serving) this.startServing();
     this.advance();
   }
 
@@ -582,7 +588,6 @@ export class PaxosEngine<V, S, M> {
     this.setEntry(m.slot, { ballot: m.ballot, value: m.value, committed: false });
     this.persist({ type: 'accept', slot: m.slot, ballot: m.ballot, value: m.value });
     this.markChosen(m.slot);
-    this.inflight.delete(m.slot);
     this.advance();
   }
 
@@ -635,6 +640,8 @@ export class PaxosEngine<V, S, M> {
     this.executedUpTo = upTo;
     this.committedUpTo = Math.max(this.committedUpTo, upTo);
     for (const slot of this.inflight.keys()) if (slot < upTo) this.inflight.delete(slot);
+    for (const slot of this.recovering) if (slot < upTo) this.recovering.delete(slot);
+    if (this.role === 'leader' && this.recovering.size === 0 && !this.serving) this.startServing();
   }
 
   // ---------------------------------------------------------------- chosen slots
@@ -645,7 +652,13 @@ export class PaxosEngine<V, S, M> {
     if (e.committed) return;
     e.committed = true;
     this.persist({ type: 'commit', slot, ballot: e.ballot });
+    this.inflight.delete(slot);
     this.sm.onChosen(slot, e.value, this.role === 'leader');
+    // However a recovered slot came to be chosen (our quorum, or a Commit from a replica that
+    // learned it first), the leader serves once none is left open.
+    if (this.recovering.delete(slot) && this.recovering.size === 0 && this.role === 'leader' && !this.serving) {
+      this.startServing();
+    }
   }
 
   /** Move the commit point over chosen slots, execute them in order, and drop old executed ones. */
@@ -697,6 +710,10 @@ export class PaxosEngine<V, S, M> {
       assert(this.ballot === this.promised, 'a leader whose ballot is not its promise');
       assert(this.ballot % BALLOT_REPLICAS_MAX === this.config.replica, 'a leader leading with a ballot it does not own');
       assert(this.nextSlot >= this.committedUpTo, 'next slot below the commit point');
+      for (const slot of this.recovering) {
+        assert(slot >= this.committedUpTo && this.entry(slot)?.committed !== true, `recovered slot ${slot} is chosen but still counted as open`);
+      }
+      assert(this.serving === (this.recovering.size === 0), 'a leader serves exactly when its recovery is done');
       for (const slot of this.inflight.keys()) {
         const e = this.entry(slot);
         assert(e !== undefined && !e.committed && e.ballot === this.ballot, `in-flight slot ${slot} is not an open proposal`);

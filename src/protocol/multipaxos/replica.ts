@@ -41,7 +41,7 @@ export class KvMachine implements StateMachine<Command[], KvState> {
     this.sessions = new SessionTable(config.sessionResultsPerClientMax, config.sessionClientsMax);
   }
 
-  noop(): Command[] {
+  noop(_firstGap: boolean): Command[] {
     return [];
   }
 

@@ -1,0 +1,10 @@
+/**
+ * Seeds for randomized sweeps: MDLIN_SEED=<n> runs just that one (to reproduce a failure);
+ * MDLIN_SWEEP_SEEDS=<count> widens or narrows the sweep; otherwise `count` seeds from 1.
+ */
+export function sweepSeeds(count: number): number[] {
+  const one = process.env['MDLIN_SEED'];
+  if (one !== undefined && one !== '') return [Number(one)];
+  const n = Number(process.env['MDLIN_SWEEP_SEEDS'] ?? count);
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
