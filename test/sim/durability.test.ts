@@ -83,13 +83,14 @@ describe('sim', () => {
       assert.deepEqual(cluster.builds.at(-1), { replica: 0, records: [] });
     });
 
-    it('a send in a later output list without a persist of its own does not wait for an earlier sync', () => {
+    it('a send in a later output list never overtakes an earlier send that waits for a sync', () => {
       const { sim, script } = scripted({ fsyncMs: 10 });
       script.push([persist(0, 'a'), ping(0)], [ping(1)]);
       sim.run(30);
       const sent = departures(sim.traceLines);
       assert.equal(sent.get(0), 11);
-      assert.equal(sent.get(1), 2);
+      assert.equal(sent.get(1), 11);
+      assert.deepEqual([...sent.keys()], [0, 1], 'the earlier send leaves first');
     });
 
     it('with crashKeepsUnsyncedPrefix a crash keeps a random prefix of the unsynced records', () => {
