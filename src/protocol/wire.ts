@@ -4,11 +4,11 @@
  */
 import { assert } from './common/assert.js';
 import type { MessagesOf, MessageTable } from './common/schema.js';
-import { CLIENT_MESSAGES } from './common/messages.js';
+import { ADMIN_MESSAGES, CLIENT_MESSAGES } from './common/messages.js';
 import { MASTER_MESSAGES } from './master/messages.js';
 import { MP_MESSAGES } from './multipaxos/messages.js';
 
-export const WIRE_MESSAGES = { ...CLIENT_MESSAGES, ...MASTER_MESSAGES, ...MP_MESSAGES } as const;
+export const WIRE_MESSAGES = { ...CLIENT_MESSAGES, ...ADMIN_MESSAGES, ...MASTER_MESSAGES, ...MP_MESSAGES } as const;
 export type WireMessage = MessagesOf<typeof WIRE_MESSAGES>;
 
 export function checkCodesUnique(table: MessageTable): void {

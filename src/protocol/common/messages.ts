@@ -34,3 +34,18 @@ export const CLIENT_MESSAGES = {
 export type ClientMessage = MessagesOf<typeof CLIENT_MESSAGES>;
 export type Request = Extract<ClientMessage, { type: 'request' }>;
 export type Reply = Extract<ClientMessage, { type: 'reply' }>;
+
+/**
+ * Operator and test-harness messages to a replica (from a client connection): fault injection
+ * for the torture harness and a digest of the executed state for convergence checks. They never
+ * reach a protocol core.
+ */
+export const ADMIN_MESSAGES = {
+  /** Drop (or stop dropping) all traffic to and from one peer replica; `replica` -1: every peer. */
+  control: { code: 3, schema: { action: { enum: ['block', 'unblock'] }, shard: 'nat', replica: 'int' } },
+  digestRequest: { code: 4, schema: {} },
+  /** `hash`: SHA-256 of the canonical executed state; equal hashes at equal `executed` mean converged. */
+  digest: { code: 5, schema: { shard: 'nat', replica: 'nat', executed: 'nat', keys: 'nat', hash: 'str' } },
+} as const;
+
+export type AdminMessage = MessagesOf<typeof ADMIN_MESSAGES>;
