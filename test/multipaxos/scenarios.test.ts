@@ -7,14 +7,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { replicaAddr } from '../../src/protocol/common/core.js';
-import { assertConverged, assertLogsAgree, assertHistory, mpSim, type MpSimOptions } from '../helpers/mpsim.js';
+import { assertConverged, assertLogsAgree, assertHistory, simCluster, type SimClusterOptions } from '../helpers/simcluster.js';
 
 const RUN_MS = 4000;
 const HEAL_MS = 2500;
 
 /** Runs a closed-loop workload with `breakIt` at 1 s and everything healed by 2.5 s, then checks. */
-function scenario(o: MpSimOptions, breakIt: (s: ReturnType<typeof mpSim>) => void) {
-  const s = mpSim(o);
+function scenario(o: SimClusterOptions, breakIt: (s: ReturnType<typeof simCluster>) => void) {
+  const s = simCluster(o);
   s.workload.closedLoop({ outstandingMax: o.mode === 'pipeline' ? 4 : 1, startMs: 100, stopMs: RUN_MS });
   s.sim.at(1000, () => breakIt(s));
   s.sim.at(HEAL_MS, () => {
@@ -32,7 +32,7 @@ function scenario(o: MpSimOptions, breakIt: (s: ReturnType<typeof mpSim>) => voi
   return { s, history };
 }
 
-function leader(s: ReturnType<typeof mpSim>) {
+function leader(s: ReturnType<typeof simCluster>) {
   const l = s.sim.leaderOf(0);
   assert.ok(l !== null, 'a leader was elected before the fault');
   return l;

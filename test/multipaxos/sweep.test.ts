@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRng } from '../../src/protocol/common/rng.js';
 import { DEFAULT_FAULT_PROFILE, generateFaultSchedule, scheduleFaults } from '../../src/sim/faults.js';
-import { assertConverged, assertHistory, assertLogsAgree, mpSim } from '../helpers/mpsim.js';
+import { assertConverged, assertHistory, assertLogsAgree, simCluster } from '../helpers/simcluster.js';
 import { sweepSeeds } from '../helpers/seeds.js';
 
 describe('multipaxos › randomized sweep', () => {
@@ -17,7 +17,7 @@ describe('multipaxos › randomized sweep', () => {
       const shape = new SeededRng(seed);
       const replicas = shape.chance(0.25) ? 5 : 3;
       const pipeline = shape.chance(0.5);
-      const s = mpSim({
+      const s = simCluster({
         seed,
         shards: shape.range(1, 2),
         replicas,

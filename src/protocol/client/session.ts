@@ -4,9 +4,15 @@
  * replicas' session tables make a retry execute once), and gives up after a deadline with an
  * unknown outcome. The real client library (src/client) and the simulator both host it.
  *
- * Dispatch: `single` (the default, what linearizability assumes) sends one operation at a time in
- * issue order; `pipeline` keeps up to `windowMax` in flight with no ordering promise beyond the
- * protocol's. Operations beyond the window wait in issue order.
+ * Dispatch modes:
+ * - `single` (the default, what linearizability assumes): one operation at a time, in issue order.
+ * - `pipeline`: up to `windowMax` in flight, with no ordering promise beyond the protocol's.
+ * - `mdl` (multi-dispatch linearizability, PROTOCOLS.md §5): up to `windowMax` in flight; each
+ *   names its predecessor (the previous operation, while that one is undelivered or its outcome
+ *   unknown) and a coordination request goes to the predecessor's shard; results are delivered
+ *   strictly in issue order; a definite failure fails every later operation issued while it was
+ *   outstanding.
+ * Operations beyond the window wait, in issue order.
  */
 import { assert } from '../common/assert.js';
 import type { ClientCore, Completion, Output, Sender } from '../common/core.js';
@@ -16,37 +22,53 @@ import type { ClientMessage, Reply } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { shardOf } from '../common/shardmap.js';
 
+export type DispatchMode = 'single' | 'pipeline' | 'mdl';
+
+/** What a session sends: plain requests, or MDL requests and coordination requests. */
+export type SessionMessage =
+  | ClientMessage
+  | { type: 'mdlRequest'; cmd: Command; predShard: number; predSeq: number }
+  | { type: 'coordRequest'; client: string; seq: number; succShard: number; succSeq: number };
+
 export interface ClientSessionConfig {
   readonly client: string;
   readonly shards: number;
   readonly replicasPerShard: number;
-  readonly mode: 'single' | 'pipeline';
-  /** Operations in flight at once in pipeline mode. */
+  readonly mode: DispatchMode;
+  /** Operations in flight at once (pipeline and mdl modes). */
   readonly windowMax: number;
   /** Send again (to the next replica when the leader is silent) after this long without an answer. */
   readonly retryTicks: number;
-  /** Give up on an operation this long after it was sent first: its outcome is unknown. */
+  /** Give up on an operation this long after it was first sent: its outcome is unknown. */
   readonly opTimeoutTicks: number;
 }
 
 interface OpState {
   readonly cmd: Command;
   readonly shard: number;
+  dispatched: boolean;
+  /** MDL: the predecessor named when dispatched (-1: none). */
+  predSeq: number;
+  predShard: number;
   target: number;
   firstSentTick: number;
   sentTick: number;
   resendAt: number;
+  /** Known outcome, not yet delivered (MDL delivers in issue order). */
+  result: Completion | null;
 }
 
-export class ClientSession implements ClientCore<ClientMessage> {
-  private readonly out = new Outbox<ClientMessage, never>();
+export class ClientSession implements ClientCore<SessionMessage> {
+  private readonly out = new Outbox<SessionMessage, never>();
   private nextSeq = 0;
   private now = 0;
   private readonly leaders: number[];
-  private readonly queued: OpState[] = [];
-  private queuedHead = 0;
-  private readonly inflight = new Map<number, OpState>();
+  /** Every operation not yet delivered, in issue order. */
+  private readonly ops = new Map<number, OpState>();
+  private inflight = 0;
   private completions: Completion[] = [];
+  /** MDL: the last delivered operation, while its outcome is unknown (it may still take effect). */
+  private lastUnknown: { seq: number; shard: number } | null = null;
 
   constructor(readonly config: ClientSessionConfig) {
     assert(config.shards >= 1 && config.replicasPerShard >= 1, 'a cluster has shards and replicas');
@@ -55,7 +77,7 @@ export class ClientSession implements ClientCore<ClientMessage> {
   }
 
   get outstanding(): number {
-    return this.inflight.size + this.queued.length - this.queuedHead;
+    return this.ops.size;
   }
 
   private get window(): number {
@@ -67,25 +89,36 @@ export class ClientSession implements ClientCore<ClientMessage> {
     if (shard < this.config.shards && replica >= 0 && replica < this.config.replicasPerShard) this.leaders[shard] = replica;
   }
 
-  submit(op: OpInput): { seq: number; outputs: Output<ClientMessage, never>[] } {
+  submit(op: OpInput): { seq: number; outputs: Output<SessionMessage, never>[] } {
     const seq = this.nextSeq++;
     const cmd: Command = { client: this.config.client, seq, ...op };
-    const st: OpState = { cmd, shard: shardOf(op.key, this.config.shards), target: 0, firstSentTick: -1, sentTick: -1, resendAt: 0 };
-    if (this.inflight.size < this.window && this.queuedHead === this.queued.length) this.dispatch(st);
-    else this.queued.push(st);
+    this.ops.set(seq, {
+      cmd,
+      shard: shardOf(op.key, this.config.shards),
+      dispatched: false,
+      predSeq: -1,
+      predShard: -1,
+      target: 0,
+      firstSentTick: -1,
+      sentTick: -1,
+      resendAt: 0,
+      result: null,
+    });
+    this.drain();
     return { seq, outputs: this.out.take() };
   }
 
-  step(from: Sender, msg: ClientMessage) {
+  step(from: Sender, msg: SessionMessage) {
     if (msg.type === 'reply' && from.kind === 'replica') this.onReply(from.shard, from.replica, msg);
     return this.out.take();
   }
 
   tick() {
     this.now++;
-    for (const st of this.inflight.values()) {
+    for (const st of this.ops.values()) {
+      if (!st.dispatched || st.result !== null) continue;
       if (this.now - st.firstSentTick >= this.config.opTimeoutTicks) {
-        this.complete(st, { seq: st.cmd.seq, status: 'unknown', error: 'timed out waiting for the shard leader' });
+        this.settle(st, { seq: st.cmd.seq, status: 'unknown', error: 'timed out waiting for the shard leader' });
       } else if (this.now >= st.resendAt) {
         // Silent for a whole retry period: the leader may be gone; try the next replica.
         if (this.now - st.sentTick >= this.config.retryTicks) this.rotate(st);
@@ -107,13 +140,13 @@ export class ClientSession implements ClientCore<ClientMessage> {
   }
 
   private onReply(shard: number, replica: number, r: Reply): void {
-    const st = this.inflight.get(r.seq);
-    if (st === undefined || st.shard !== shard) return;
+    const st = this.ops.get(r.seq);
+    if (st === undefined || !st.dispatched || st.result !== null || st.shard !== shard) return;
     const seq = r.seq;
     switch (r.status) {
       case 'ok':
         this.leaders[shard] = replica;
-        this.complete(st, { seq, status: 'ok', output: r.output });
+        this.settle(st, { seq, status: 'ok', output: r.output });
         break;
       case 'not_leader':
         if (r.leader >= 0 && r.leader !== replica && r.leader < this.config.replicasPerShard) {
@@ -129,24 +162,83 @@ export class ClientSession implements ClientCore<ClientMessage> {
         st.resendAt = this.now + this.config.retryTicks;
         break;
       case 'wrong_shard':
-        this.complete(st, { seq, status: 'fail', error: 'the replica says the key belongs to another shard (shard maps disagree)' });
+        this.settle(st, { seq, status: 'fail', error: 'the replica says the key belongs to another shard (shard maps disagree)' });
         break;
       case 'bad_request':
-        this.complete(st, { seq, status: 'fail', error: 'the replica rejected the command as malformed' });
+        this.settle(st, { seq, status: 'fail', error: 'the replica rejected the command as malformed' });
         break;
       case 'failed':
-        this.complete(st, { seq, status: 'fail', error: 'the operation failed' });
+        this.settle(st, { seq, status: 'fail', error: 'the operation failed: its predecessor could not be ordered' });
         break;
       case 'stale':
-        this.complete(st, { seq, status: 'unknown', error: 'the replica no longer remembers this operation' });
+        this.settle(st, { seq, status: 'unknown', error: 'the replica no longer remembers this operation' });
         break;
     }
     this.drain();
   }
 
+  /** Records an outcome; in MDL mode a definite failure fails every later undelivered operation too. */
+  private settle(st: OpState, c: Completion): void {
+    st.result = c;
+    if (st.dispatched) this.inflight--;
+    if (this.config.mode !== 'mdl') {
+      this.ops.delete(st.cmd.seq);
+      this.completions.push(c);
+      return;
+    }
+    if (c.status === 'fail') {
+      for (const later of this.ops.values()) {
+        if (later.cmd.seq <= st.cmd.seq || later.result !== null) continue;
+        if (later.dispatched) this.inflight--;
+        later.result = { seq: later.cmd.seq, status: 'fail', error: `an earlier operation (#${st.cmd.seq}) failed while this one was outstanding` };
+      }
+    }
+    this.deliver();
+  }
+
+  /** MDL return ordering: results leave in issue order. */
+  private deliver(): void {
+    for (const st of this.ops.values()) {
+      if (st.result === null) return;
+      this.ops.delete(st.cmd.seq);
+      this.completions.push(st.result);
+      this.lastUnknown = st.result.status === 'unknown' ? { seq: st.cmd.seq, shard: st.shard } : null;
+    }
+  }
+
+  private drain(): void {
+    if (this.inflight >= this.window) return;
+    for (const st of this.ops.values()) {
+      if (this.inflight >= this.window) return;
+      if (!st.dispatched && st.result === null) this.dispatch(st);
+    }
+  }
+
   private dispatch(st: OpState): void {
+    st.dispatched = true;
     st.firstSentTick = this.now;
-    this.inflight.set(st.cmd.seq, st);
+    this.inflight++;
+    if (this.config.mode === 'mdl') {
+      const undelivered = this.ops.get(st.cmd.seq - 1);
+      if (undelivered?.result?.status === 'fail') {
+        // Issued while its predecessor, now failed, was outstanding: it fails too.
+        return this.settle(st, { seq: st.cmd.seq, status: 'fail', error: `an earlier operation (#${st.cmd.seq - 1}) failed while this one was outstanding` });
+      }
+      const prev = undelivered ?? (this.lastUnknown?.seq === st.cmd.seq - 1 ? this.lastUnknown : undefined);
+      if (prev !== undefined) {
+        st.predSeq = st.cmd.seq - 1;
+        st.predShard = prev.shard;
+        if (st.predShard !== st.shard) {
+          this.out.send(replicaAddr(st.predShard, this.leaders[st.predShard] as number), {
+            type: 'coordRequest',
+            client: this.config.client,
+            seq: st.predSeq,
+            succShard: st.shard,
+            succSeq: st.cmd.seq,
+          });
+        }
+      }
+    }
     this.send(st);
   }
 
@@ -154,25 +246,12 @@ export class ClientSession implements ClientCore<ClientMessage> {
     st.target = this.leaders[st.shard] as number;
     st.sentTick = this.now;
     st.resendAt = this.now + this.config.retryTicks;
-    this.out.send(replicaAddr(st.shard, st.target), { type: 'request', cmd: st.cmd });
+    const to = replicaAddr(st.shard, st.target);
+    if (this.config.mode === 'mdl') this.out.send(to, { type: 'mdlRequest', cmd: st.cmd, predShard: st.predShard, predSeq: st.predSeq });
+    else this.out.send(to, { type: 'request', cmd: st.cmd });
   }
 
   private rotate(st: OpState): void {
     if (this.leaders[st.shard] === st.target) this.leaders[st.shard] = (st.target + 1) % this.config.replicasPerShard;
-  }
-
-  private complete(st: OpState, c: Completion): void {
-    this.inflight.delete(st.cmd.seq);
-    this.completions.push(c);
-  }
-
-  private drain(): void {
-    while (this.inflight.size < this.window && this.queuedHead < this.queued.length) {
-      this.dispatch(this.queued[this.queuedHead++] as OpState);
-    }
-    if (this.queuedHead === this.queued.length && this.queuedHead > 0) {
-      this.queued.length = 0;
-      this.queuedHead = 0;
-    }
   }
 }

@@ -1,0 +1,239 @@
+/**
+ * The replicated state of an MDL shard, driven by chosen log slots (identical on every replica):
+ * the key-value map and session table, the committed-but-not-ordered operations, and the
+ * timestamps of recently ordered ones (so any leader, after any failover, can answer a
+ * coordination request about them).
+ *
+ * Execution order is timestamp order. In normal operation a leader appends operations with
+ * increasing timestamps, so slot order and timestamp order agree and items execute as their
+ * slots do. A recovering leader may have to place operations among ones an earlier leader
+ * appended (replica.ts explains when and why); it marks the first slot its recovery found empty
+ * with `hold`, and from there on `order` items wait in `buffer` until its `recover` slot, which
+ * adds the recovered operations and releases everything in timestamp order (ties by client, seq).
+ */
+import { assert } from '../common/assert.js';
+import { clientAddr } from '../common/core.js';
+import { type Command, KvStore, type OpOutput, SessionTable } from '../common/kv.js';
+import type { Reply, ReplyStatus } from '../common/messages.js';
+import type { Outbox } from '../common/outbox.js';
+import type { StateMachine } from '../common/paxos.js';
+import type { MdlItem, MdlRecord, MdlState, MdlWire } from './messages.js';
+
+export interface MdlMachineLimits {
+  readonly sessionResultsPerClientMax: number;
+  readonly sessionClientsMax: number;
+  /** Timestamps of executed operations kept for late coordination requests. */
+  readonly recentTsMax: number;
+}
+
+export interface Committed {
+  readonly cmd: Command;
+  readonly predShard: number;
+  readonly predSeq: number;
+}
+
+/** What the leader logic learns from execution. */
+export interface MdlMachineEvents {
+  /** A pending item was chosen: the operation will execute unless it fails. */
+  committed(id: string, leading: boolean): void;
+  /** An operation got its final place (executed, or buffered behind a hold). */
+  ordered(id: string, ts: number): void;
+  /** An operation definitely failed. */
+  failed(id: string): void;
+  /** A `recover` slot executed. */
+  recovered(): void;
+  leadership(serving: boolean): void;
+}
+
+export function opId(client: string, seq: number): string {
+  return `${client}\u0000${seq}`;
+}
+
+function byTs(a: MdlItem, b: MdlItem): number {
+  return a.ts - b.ts || (a.client < b.client ? -1 : a.client > b.client ? 1 : a.seq - b.seq);
+}
+
+export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
+  readonly kv = new KvStore();
+  readonly sessions: SessionTable;
+  readonly committed = new Map<string, Committed>();
+  holding = false;
+  private buffer: MdlItem[] = [];
+  private readonly bufferedTs = new Map<string, number>();
+  /** The largest timestamp of any order item applied (executed or buffered). */
+  maxTs = 0;
+  /** The largest timestamp executed: a recovered operation is placed after it. */
+  executedTs = 0;
+  private readonly recentTs = new Map<string, number>();
+
+  constructor(
+    private readonly replica: number,
+    private readonly limits: MdlMachineLimits,
+    private readonly out: Outbox<MdlWire, MdlRecord>,
+    private readonly events: MdlMachineEvents,
+  ) {
+    this.sessions = new SessionTable(limits.sessionResultsPerClientMax, limits.sessionClientsMax);
+  }
+
+  noop(firstGap: boolean): MdlItem[] {
+    return firstGap ? [{ kind: 'hold', client: '', seq: 0, ts: 0, predShard: -1, predSeq: -1, cmd: null }] : [];
+  }
+
+  count(value: MdlItem[]): number {
+    return value.length;
+  }
+
+  onChosen(): void {}
+
+  onLeadership(serving: boolean): void {
+    this.events.leadership(serving);
+  }
+
+  /** The timestamp of an ordered operation still remembered here, if any. */
+  tsOf(id: string): number | undefined {
+    return this.recentTs.get(id) ?? this.bufferedTs.get(id);
+  }
+
+  isFailed(client: string, seq: number): boolean {
+    return this.sessions.lookup(client, seq).kind === 'failed';
+  }
+
+  isDone(client: string, seq: number): boolean {
+    const k = this.sessions.lookup(client, seq).kind;
+    return k === 'done' || k === 'stale';
+  }
+
+  apply(_slot: number, items: MdlItem[], leading: boolean): void {
+    if (items[0]?.kind === 'recover') {
+      for (let i = 1; i < items.length; i++) this.applyItem(items[i] as MdlItem, leading, true);
+      this.release(leading);
+      this.events.recovered();
+      return;
+    }
+    for (const item of items) this.applyItem(item, leading, this.holding);
+  }
+
+  private applyItem(item: MdlItem, leading: boolean, buffering: boolean): void {
+    const id = opId(item.client, item.seq);
+    switch (item.kind) {
+      case 'pending': {
+        assert(item.cmd !== null, 'a pending item without its command');
+        if (this.committed.has(id) || this.sessions.lookup(item.client, item.seq).kind !== 'new') return;
+        if (this.tsOf(id) !== undefined) return;
+        this.committed.set(id, { cmd: item.cmd, predShard: item.predShard, predSeq: item.predSeq });
+        this.events.committed(id, leading);
+        return;
+      }
+      case 'order':
+        if (item.ts > this.maxTs) this.maxTs = item.ts;
+        if (buffering) {
+          this.buffer.push(item);
+          this.bufferedTs.set(id, item.ts);
+          this.events.ordered(id, item.ts);
+        } else {
+          this.execute(item, leading);
+        }
+        return;
+      case 'fail':
+        this.committed.delete(id);
+        if (this.sessions.lookup(item.client, item.seq).kind === 'new') this.sessions.recordFailed(item.client, item.seq);
+        if (leading) this.reply(item.client, item.seq, 'failed', null);
+        this.events.failed(id);
+        return;
+      case 'hold':
+        this.holding = true;
+        return;
+      case 'recover':
+        assert(false, 'a recover marker inside a slot');
+    }
+  }
+
+  /** Executes everything buffered since the hold, in timestamp order. */
+  private release(leading: boolean): void {
+    const items = this.buffer.sort(byTs);
+    this.buffer = [];
+    this.bufferedTs.clear();
+    this.holding = false;
+    for (const item of items) this.execute(item, leading);
+  }
+
+  private execute(item: MdlItem, leading: boolean): void {
+    const id = opId(item.client, item.seq);
+    const cmd = item.cmd ?? this.committed.get(id)?.cmd;
+    this.committed.delete(id);
+    assert(cmd !== undefined, `order item for ${item.client}#${item.seq} with no command known`);
+    const seen = this.sessions.lookup(item.client, item.seq);
+    switch (seen.kind) {
+      case 'new': {
+        assert(item.ts >= this.executedTs, `timestamp ${item.ts} executes after ${this.executedTs}`);
+        const output = this.kv.apply(cmd);
+        this.sessions.record(item.client, item.seq, output);
+        this.executedTs = item.ts;
+        this.rememberTs(id, item.ts);
+        if (leading) this.reply(item.client, item.seq, 'ok', output);
+        break;
+      }
+      case 'done':
+        if (leading) this.reply(item.client, item.seq, 'ok', seen.output);
+        break;
+      case 'stale':
+        if (leading) this.reply(item.client, item.seq, 'stale', null);
+        break;
+      case 'failed':
+        assert(false, `${item.client}#${item.seq} was failed and is now ordered`);
+    }
+    this.events.ordered(id, item.ts);
+  }
+
+  private rememberTs(id: string, ts: number): void {
+    this.recentTs.set(id, ts);
+    if (this.recentTs.size > this.limits.recentTsMax) {
+      const oldest = this.recentTs.keys().next();
+      if (oldest.done !== true) this.recentTs.delete(oldest.value);
+    }
+  }
+
+  reply(client: string, seq: number, status: ReplyStatus, output: OpOutput, leader = this.replica): void {
+    const msg: Reply = { type: 'reply', seq, status, output, leader };
+    this.out.send(clientAddr(client), msg);
+  }
+
+  snapshot(): MdlState {
+    const recentTs: MdlState['recentTs'] = [];
+    for (const [id, ts] of this.recentTs) {
+      const cut = id.lastIndexOf('\u0000');
+      recentTs.push({ client: id.slice(0, cut), seq: Number(id.slice(cut + 1)), ts });
+    }
+    return {
+      kv: this.kv.entries().map(([key, value]) => ({ key, value })),
+      sessions: this.sessions.snapshot(),
+      committed: [...this.committed.values()].map((c) => ({ cmd: c.cmd, predShard: c.predShard, predSeq: c.predSeq })),
+      holding: this.holding,
+      buffer: this.buffer.map((i) => ({ ...i })),
+      maxTs: this.maxTs,
+      executedTs: this.executedTs,
+      recentTs,
+    };
+  }
+
+  restore(s: MdlState): void {
+    this.kv.load(s.kv.map((e) => [e.key, e.value] as const));
+    this.sessions.load(s.sessions);
+    this.committed.clear();
+    for (const c of s.committed) this.committed.set(opId(c.cmd.client, c.cmd.seq), c);
+    this.holding = s.holding;
+    this.buffer = s.buffer.map((i) => ({ ...i }));
+    this.bufferedTs.clear();
+    for (const i of this.buffer) this.bufferedTs.set(opId(i.client, i.seq), i.ts);
+    this.maxTs = s.maxTs;
+    this.executedTs = s.executedTs;
+    this.recentTs.clear();
+    for (const r of s.recentTs) this.recentTs.set(opId(r.client, r.seq), r.ts);
+  }
+
+  checkInvariants(): void {
+    assert(this.executedTs <= this.maxTs, 'executed timestamp above the largest ordered one');
+    assert(this.holding || this.buffer.length === 0, 'buffered items without a hold');
+    for (const id of this.committed.keys()) assert(!this.bufferedTs.has(id), `${id} is both committed-unordered and buffered`);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Randomized sweep of MDL clusters: each seed picks shards, replicas, clients, window and a fault
+ * schedule (crashes, partitions, loss, duplication, reordering), then heals and demands progress.
+ * The whole history goes through the mdl checker. A failure names the seed; rerun one with
+ * MDLIN_SEED=<seed>, widen with MDLIN_SWEEP_SEEDS=<count>.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SeededRng } from '../../src/protocol/common/rng.js';
+import { DEFAULT_FAULT_PROFILE, generateFaultSchedule, scheduleFaults } from '../../src/sim/faults.js';
+import { assertConverged, assertHistory, assertLogsAgree, simCluster } from '../helpers/simcluster.js';
+import { sweepSeeds } from '../helpers/seeds.js';
+
+describe('mdl › randomized sweep', () => {
+  for (const seed of sweepSeeds(24)) {
+    it(`seed ${seed}: MDL under faults, live once healed`, () => {
+      const shape = new SeededRng(seed * 7919);
+      const shards = shape.range(1, 3);
+      const windowMax = shape.range(1, 8);
+      const s = simCluster({
+        seed,
+        protocol: 'mdl',
+        shards,
+        replicas: shape.chance(0.25) ? 5 : 3,
+        clients: shape.range(2, 4),
+        windowMax,
+        keys: shape.range(2, 3 * shards + 2),
+        sim: { fsyncMs: shape.range(0, 2) },
+        mdl: { thrifty: shape.chance(0.3) },
+      });
+      const schedule = generateFaultSchedule(s.sim.forkRng('faults'), { ...DEFAULT_FAULT_PROFILE, safetyMs: 2500, livenessMs: 3000 }, s.sim.layout());
+      scheduleFaults(s.sim, schedule.faults);
+      s.workload.closedLoop({ outstandingMax: windowMax, startMs: 100, stopMs: schedule.endMs - 500 });
+      s.sim.run(schedule.endMs);
+      assertLogsAgree(s);
+      assertConverged(s, s.sim.nowMs + 3000);
+      const live = s.workload.history().filter((h) => h.status === 'ok' && h.call > (schedule.safetyEndMs + 1500) * 1e6);
+      assert.ok(live.length > 0, `seed ${seed}: no operation succeeded in the liveness phase`);
+      assertHistory(s.workload.history(), 'mdl', seed);
+    });
+  }
+});
