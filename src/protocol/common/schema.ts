@@ -47,46 +47,70 @@ export type MessagesOf<T extends MessageTable> = {
 
 /**
  * Checks `value` against `field`. Returns null when it conforms, otherwise a short
- * description naming the path of the first offending field.
+ * description naming the path of the first offending field. The path is built only on the way
+ * out of a failure, so checking a conforming message allocates nothing.
  */
 export function checkField(field: Field, value: unknown, path: string): string | null {
-  if (typeof field === 'string') {
-    switch (field) {
-      case 'int':
-        return Number.isSafeInteger(value) ? null : `${path}: expected an integer`;
-      case 'nat':
-        return Number.isSafeInteger(value) && (value as number) >= 0 ? null : `${path}: expected an integer >= 0`;
-      case 'str':
-        return typeof value === 'string' ? null : `${path}: expected a string`;
-      case 'bool':
-        return typeof value === 'boolean' ? null : `${path}: expected a boolean`;
-      case 'output':
-        return value === null || typeof value === 'string' || typeof value === 'boolean'
-          ? null
-          : `${path}: expected a string, boolean or null`;
-    }
-  }
-  if ('nullable' in field) return value === null ? null : checkField(field.nullable, value, path);
-  if ('arr' in field) {
-    if (!Array.isArray(value)) return `${path}: expected an array`;
-    for (let i = 0; i < value.length; i++) {
-      const err = checkField(field.arr, value[i], `${path}[${i}]`);
-      if (err !== null) return err;
-    }
-    return null;
-  }
-  if ('obj' in field) return checkSchema(field.obj, value, path);
-  return typeof value === 'string' && field.enum.includes(value)
-    ? null
-    : `${path}: expected one of ${field.enum.join(', ')}`;
+  const err = fieldProblem(field, value);
+  return err === null ? null : `${path}${err.path}: ${err.message}`;
 }
 
 export function checkSchema(schema: Schema, value: unknown, path: string): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${path}: expected an object`;
+  const err = schemaProblem(schema, value);
+  if (err === null) return null;
+  const where = path === '' ? err.path.replace(/^\./, '') : `${path}${err.path}`;
+  return `${where === '' ? '(message)' : where}: ${err.message}`;
+}
+
+interface Problem {
+  path: string;
+  readonly message: string;
+}
+
+function fieldProblem(field: Field, value: unknown): Problem | null {
+  if (typeof field === 'string') {
+    switch (field) {
+      case 'int':
+        return Number.isSafeInteger(value) ? null : { path: '', message: 'expected an integer' };
+      case 'nat':
+        return Number.isSafeInteger(value) && (value as number) >= 0 ? null : { path: '', message: 'expected an integer >= 0' };
+      case 'str':
+        return typeof value === 'string' ? null : { path: '', message: 'expected a string' };
+      case 'bool':
+        return typeof value === 'boolean' ? null : { path: '', message: 'expected a boolean' };
+      case 'output':
+        return value === null || typeof value === 'string' || typeof value === 'boolean'
+          ? null
+          : { path: '', message: 'expected a string, boolean or null' };
+    }
+  }
+  if ('nullable' in field) return value === null ? null : fieldProblem(field.nullable, value);
+  if ('arr' in field) {
+    if (!Array.isArray(value)) return { path: '', message: 'expected an array' };
+    for (let i = 0; i < value.length; i++) {
+      const err = fieldProblem(field.arr, value[i]);
+      if (err !== null) {
+        err.path = `[${i}]${err.path}`;
+        return err;
+      }
+    }
+    return null;
+  }
+  if ('obj' in field) return schemaProblem(field.obj, value);
+  return typeof value === 'string' && field.enum.includes(value)
+    ? null
+    : { path: '', message: `expected one of ${field.enum.join(', ')}` };
+}
+
+function schemaProblem(schema: Schema, value: unknown): Problem | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { path: '', message: 'expected an object' };
   const record = value as Record<string, unknown>;
   for (const name in schema) {
-    const err = checkField(schema[name] as Field, record[name], path === '' ? name : `${path}.${name}`);
-    if (err !== null) return err;
+    const err = fieldProblem(schema[name] as Field, record[name]);
+    if (err !== null) {
+      err.path = `.${name}${err.path}`;
+      return err;
+    }
   }
   return null;
 }
