@@ -127,7 +127,11 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
       case 'order':
         if (item.ts > this.maxTs) this.maxTs = item.ts;
         if (buffering) {
-          this.buffer.push(item);
+          // Ordered now, executed at the release: it leaves the committed set (a later recovery
+          // must not place it again) and takes its command along.
+          const cmd = item.cmd ?? this.committed.get(id)?.cmd ?? null;
+          this.committed.delete(id);
+          this.buffer.push({ ...item, cmd });
           this.bufferedTs.set(id, item.ts);
           this.events.ordered(id, item.ts);
         } else {

@@ -363,8 +363,10 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   // ---------------------------------------------------------------- coordination
 
   private waitFor(predId: string, w: WaitingCr): void {
+    const earlier = this.waitingCrs.get(predId);
     this.waitingCrs.delete(predId);
-    this.waitingCrs.set(predId, w);
+    // A repeated request keeps the first one's arrival: the unknown-predecessor timeout runs from there.
+    this.waitingCrs.set(predId, earlier !== undefined && earlier.succSeq === w.succSeq ? earlier : w);
     if (this.waitingCrs.size > this.config.coordWaitingMax) {
       // The oldest waiter's successor will ask again (or fail by its own timeout).
       const oldest = this.waitingCrs.keys().next();
@@ -431,9 +433,19 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
         this.sendCr(op.cmd.client, op.predSeq, op.predShard, op.cmd.seq);
       }
     }
+    this.failUnknownPredecessors();
+  }
+
+  /**
+   * Coordination requests about operations this shard never saw: after a while the operation
+   * fails here (it was never committed here, so nobody was told otherwise). Runs while recovering
+   * too, since other shards' recoveries may be waiting for exactly this answer.
+   */
+  private failUnknownPredecessors(): void {
     for (const [predId, w] of this.waitingCrs) {
       if (this.now - w.arrivedTick < this.config.predUnknownTimeoutTicks) continue;
       if (this.ops.has(predId) || this.failing.has(predId) || this.machine.committed.has(predId)) continue;
+      if (this.recovery?.has(predId) === true || this.knownTs(predId) !== undefined) continue;
       if (this.machine.isDone(w.client, w.seq)) {
         // Executed so long ago that its timestamp is forgotten: the successor must fail.
         this.waitingCrs.delete(predId);
@@ -541,6 +553,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
 
   private recoveryTick(): void {
     if (this.recovery === null) return;
+    this.failUnknownPredecessors();
     for (const rec of this.recovery.values()) {
       if (rec.ts !== undefined || rec.failed === true || rec.predShard === this.config.shard) continue;
       if (this.now - rec.crSentTick >= this.config.crResendTicks) {
