@@ -87,13 +87,24 @@ export type SessionLookup =
   /** Older than anything the table still remembers: it must not run again, and its result is gone. */
   | { kind: 'stale' };
 
+const EMPTY = 0;
+const DONE = 1;
+const FAILED = 2;
+
+/**
+ * One client's recent outcomes in a ring indexed by seq (a sliding window: a Map with the
+ * oldest entry deleted on every insert is pathologically slow in V8). The ring starts small and
+ * doubles up to the table's per-client limit; a slot is reused for seq + size only once the ring
+ * is at its limit, and every seq it forgets raises `floor`.
+ */
 interface Session {
-  /** Every seq below `floor` that is not in `results` or `failed` is stale. */
+  /** Every seq below `floor` that is not in the ring is stale. */
   floor: number;
-  /** Results of recently executed commands, in execution order (oldest first). */
-  results: Map<number, OpOutput>;
-  /** Commands that definitely failed (MDL): they must never run, even when a copy arrives late. */
-  failed: Set<number>;
+  seqs: number[];
+  kinds: number[];
+  outputs: OpOutput[];
+  /** The table's operation count when this session last moved to the recent end. */
+  touchedAt: number;
 }
 
 export interface SessionSnapshot {
@@ -103,42 +114,51 @@ export interface SessionSnapshot {
   failed: number[];
 }
 
+/** How many operations may pass before an active session moves to the recent end again. */
+const TOUCH_EVERY_OPS = 1024;
+const RING_SIZE_MIN = 8;
+
 /**
  * client id -> recently executed sequence numbers and their results. Bounded: each client
- * keeps at most `resultsPerClientMax` results (the client library keeps fewer operations than
- * that outstanding, so an evicted entry is one the client has long had an answer for), and the
- * table keeps at most `clientsMax` clients, dropping the least recently active. Updated only in
- * execution order, so it is identical on every replica.
+ * keeps at most `resultsPerClientMax` outcomes (the client library keeps fewer operations than
+ * that outstanding, so a forgotten one is one the client has long had an answer for), and the
+ * table keeps at most `clientsMax` clients, dropping the least recently active (approximately:
+ * an active session moves to the recent end at most once every TOUCH_EVERY_OPS operations, which
+ * keeps the hot path free of map reshuffling). Updated only in execution order, so it is
+ * identical on every replica.
  */
 export class SessionTable {
   private readonly sessions = new Map<string, Session>();
+  private ops = 0;
+  private readonly ringSizeMax: number;
 
   constructor(
     readonly resultsPerClientMax: number,
     readonly clientsMax: number,
   ) {
     assert(resultsPerClientMax >= 1 && clientsMax >= 1, 'session table limits must be positive');
+    let size = RING_SIZE_MIN;
+    while (size < resultsPerClientMax) size *= 2;
+    this.ringSizeMax = size;
   }
 
   lookup(client: string, seq: number): SessionLookup {
     const s = this.sessions.get(client);
     if (s === undefined) return { kind: 'new' };
-    if (s.failed.has(seq)) return { kind: 'failed' };
-    const output = s.results.get(seq);
-    if (output !== undefined) return { kind: 'done', output };
+    const i = seq & (s.seqs.length - 1);
+    if (s.seqs[i] === seq) {
+      if (s.kinds[i] === FAILED) return { kind: 'failed' };
+      if (s.kinds[i] === DONE) return { kind: 'done', output: s.outputs[i] as OpOutput };
+    }
     return seq < s.floor ? { kind: 'stale' } : { kind: 'new' };
   }
 
   record(client: string, seq: number, output: OpOutput): void {
-    const s = this.touch(client);
-    s.results.set(seq, output);
-    while (s.results.size + s.failed.size > this.resultsPerClientMax) this.evictOldest(s);
+    this.store(this.touch(client), seq, DONE, output);
   }
 
   recordFailed(client: string, seq: number): void {
-    const s = this.touch(client);
-    s.failed.add(seq);
-    while (s.results.size + s.failed.size > this.resultsPerClientMax) this.evictOldest(s);
+    this.store(this.touch(client), seq, FAILED, null);
   }
 
   get clientCount(): number {
@@ -146,51 +166,98 @@ export class SessionTable {
   }
 
   snapshot(): SessionSnapshot[] {
-    return [...this.sessions.entries()].map(([client, s]) => ({
-      client,
-      floor: s.floor,
-      results: [...s.results.entries()].map(([seq, output]) => ({ seq, output })),
-      failed: [...s.failed],
-    }));
+    const out: SessionSnapshot[] = [];
+    for (const [client, s] of this.sessions) {
+      const entries: number[] = [];
+      for (let i = 0; i < s.seqs.length; i++) if (s.kinds[i] !== EMPTY) entries.push(i);
+      entries.sort((a, b) => (s.seqs[a] as number) - (s.seqs[b] as number));
+      const results: { seq: number; output: OpOutput }[] = [];
+      const failed: number[] = [];
+      for (const i of entries) {
+        if (s.kinds[i] === FAILED) failed.push(s.seqs[i] as number);
+        else results.push({ seq: s.seqs[i] as number, output: s.outputs[i] as OpOutput });
+      }
+      out.push({ client, floor: s.floor, results, failed });
+    }
+    return out;
   }
 
   load(snapshot: readonly SessionSnapshot[]): void {
     this.sessions.clear();
-    for (const s of snapshot) {
-      this.sessions.set(s.client, {
-        floor: s.floor,
-        results: new Map(s.results.map((r) => [r.seq, r.output])),
-        failed: new Set(s.failed),
-      });
+    for (const snap of snapshot) {
+      const s = this.newSession();
+      s.floor = snap.floor;
+      for (const r of snap.results) this.store(s, r.seq, DONE, r.output);
+      for (const seq of snap.failed) this.store(s, seq, FAILED, null);
+      this.sessions.set(snap.client, s);
     }
   }
 
+  private newSession(): Session {
+    return {
+      floor: 0,
+      seqs: new Array<number>(RING_SIZE_MIN).fill(-1),
+      kinds: new Array<number>(RING_SIZE_MIN).fill(EMPTY),
+      outputs: new Array<OpOutput>(RING_SIZE_MIN).fill(null),
+      touchedAt: this.ops,
+    };
+  }
+
   private touch(client: string): Session {
+    this.ops++;
     let s = this.sessions.get(client);
     if (s === undefined) {
-      s = { floor: 0, results: new Map(), failed: new Set() };
+      s = this.newSession();
       if (this.sessions.size >= this.clientsMax) {
         const oldest = this.sessions.keys().next();
         if (oldest.done !== true) this.sessions.delete(oldest.value);
       }
-    } else {
+      this.sessions.set(client, s);
+    } else if (this.ops - s.touchedAt >= TOUCH_EVERY_OPS) {
       this.sessions.delete(client);
+      this.sessions.set(client, s);
+      s.touchedAt = this.ops;
     }
-    this.sessions.set(client, s);
     return s;
   }
 
-  private evictOldest(s: Session): void {
-    const first = s.results.keys().next();
-    let seq: number;
-    if (first.done !== true && (s.failed.size === 0 || s.results.size > 0)) {
-      seq = first.value;
-      s.results.delete(seq);
-    } else {
-      seq = Math.min(...s.failed);
-      s.failed.delete(seq);
+  private store(s: Session, seq: number, kind: number, output: OpOutput): void {
+    for (;;) {
+      const size = s.seqs.length;
+      const i = seq & (size - 1);
+      const held = s.seqs[i] as number;
+      if (s.kinds[i] === EMPTY || held === seq) {
+        s.seqs[i] = seq;
+        s.kinds[i] = kind;
+        s.outputs[i] = output;
+        return;
+      }
+      if (size < this.ringSizeMax) {
+        this.grow(s);
+        continue;
+      }
+      if (held > seq) return; // older than the whole window: the client gave up on it long ago
+      s.seqs[i] = seq;
+      s.kinds[i] = kind;
+      s.outputs[i] = output;
+      if (held + 1 > s.floor) s.floor = held + 1;
+      return;
     }
-    if (seq + 1 > s.floor) s.floor = seq + 1;
+  }
+
+  private grow(s: Session): void {
+    const { seqs, kinds, outputs } = s;
+    const size = seqs.length * 2;
+    s.seqs = new Array<number>(size).fill(-1);
+    s.kinds = new Array<number>(size).fill(EMPTY);
+    s.outputs = new Array<OpOutput>(size).fill(null);
+    for (let i = 0; i < seqs.length; i++) {
+      if (kinds[i] === EMPTY) continue;
+      const j = (seqs[i] as number) & (size - 1);
+      s.seqs[j] = seqs[i] as number;
+      s.kinds[j] = kinds[i] as number;
+      s.outputs[j] = outputs[i] as OpOutput;
+    }
   }
 }
 
