@@ -608,12 +608,13 @@ export class Simulator<M, R> {
         node.disk.append(out.record);
         this.counters.persisted++;
         if (this.trace.enabled) this.trace.record(`${this.now} p ${node.key} ${JSON.stringify(out.record)}`);
-        mark = node.disk.length;
+        // A lazy record (one that can be relearned) is synced with the next sync, but no send waits for it.
+        if (!out.lazy) mark = node.disk.length;
         continue;
       }
       const msg = this.copy === null ? out.msg : this.copy(out.msg);
       const queued = node.kind === 'replica' ? node.waiting.length : 0;
-      if (node.kind === 'replica' && (mark > node.disk.synced || queued > 0)) {
+      if (node.kind === 'replica' && out.independent !== true && (mark > node.disk.synced || queued > 0)) {
         if (this.fsyncMs === 0) {
           this.sync(node, node.disk.length);
         } else {

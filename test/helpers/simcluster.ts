@@ -72,6 +72,8 @@ export interface SimClusterOptions {
   /** Client dispatch; default single for paxos, mdl for mdl. */
   mode?: 'single' | 'pipeline' | 'mdl';
   windowMax?: number;
+  /** Ticks (5 ms) a client waits before it gives up on an operation (default 600: 3 s). */
+  clientTimeoutTicks?: number;
   keys?: number;
   sim?: Partial<SimConfig<SimMsg>>;
   replica?: Partial<MultiPaxosConfig>;
@@ -101,7 +103,7 @@ export function simCluster(o: SimClusterOptions) {
         mode: o.mode ?? (protocol === 'mdl' ? 'mdl' : 'single'),
         windowMax: o.windowMax ?? 4,
         retryTicks: 40,
-        opTimeoutTicks: 600,
+        opTimeoutTicks: o.clientTimeoutTicks ?? 600,
       }),
     o.clients ?? 3,
     ops,

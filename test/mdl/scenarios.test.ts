@@ -7,6 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientAddr, replicaAddr, type ReplicaAddr } from '../../src/protocol/common/core.js';
+import { shardOf } from '../../src/protocol/common/shardmap.js';
 import { assertConverged, assertHistory, assertLogsAgree, simCluster, type SimCluster, type SimClusterOptions } from '../helpers/simcluster.js';
 
 const STOP_MS = 4000;
@@ -23,6 +24,10 @@ function run(o: Omit<SimClusterOptions, 'protocol'>, faults: (s: SimCluster) => 
   assert.ok(new Set(late.map((h) => h.client)).size >= clientsAlive, `seed ${o.seed}: a live client made no progress at the end`);
   assertHistory(history, 'mdl', o.seed);
   return { s, history };
+}
+
+function keyOn(shard: number, shards: number): string {
+  for (let i = 0; ; i++) if (shardOf(`k${i}`, shards) === shard) return `k${i}`;
 }
 
 function leaderOf(s: SimCluster, shard: number): ReplicaAddr {
@@ -76,6 +81,40 @@ describe('mdl › scenarios', () => {
         healAll(s);
       });
     });
+  });
+
+  it('a fast-path operation lost with its leader takes its successor with it', () => {
+    // c0 issues put on shard 0 (no predecessor: one round) and then put on shard 1. Shard 0's
+    // leader cannot reach its followers and crashes, so the first put is durable nowhere; the
+    // client cannot retry it. The second put must not succeed.
+    const s = simCluster({ seed: 28, protocol: 'mdl', shards: 2, clients: 1, windowMax: 4, clientTimeoutTicks: 100 });
+    const k0 = keyOn(0, 2);
+    const k1 = keyOn(1, 2);
+    s.workload.submitAt('c0', 300, { op: 'get', key: k0, value: null, expect: null });
+    s.workload.submitAt('c0', 300, { op: 'get', key: k1, value: null, expect: null });
+    s.sim.at(900, () => {
+      const l0 = leaderOf(s, 0);
+      for (let r = 0; r < s.replicas; r++) if (r !== l0.replica) s.sim.setLink(l0, replicaAddr(0, r), { loss: 1 });
+      s.sim.after(150, () => {
+        s.sim.crash(l0);
+        for (let r = 0; r < s.replicas; r++) s.sim.setLink(clientAddr('c0'), replicaAddr(0, r), { loss: 1 });
+      });
+    });
+    s.workload.submitAt('c0', 1000, { op: 'put', key: k0, value: 'first', expect: null });
+    s.workload.submitAt('c0', 1000, { op: 'put', key: k1, value: 'second', expect: null });
+    s.sim.at(2500, () => {
+      for (let r = 0; r < s.replicas; r++) {
+        s.sim.setLink(clientAddr('c0'), replicaAddr(0, r), { loss: 0 });
+        for (let q = 0; q < s.replicas; q++) s.sim.setLink(replicaAddr(0, q), replicaAddr(0, r), { loss: 0 });
+      }
+      healAll(s);
+    });
+    s.sim.run(5000);
+    const [first, second] = s.workload.history().filter((h) => h.call === 1000 * 1e6);
+    assert.ok(first !== undefined && second !== undefined);
+    assert.notEqual(first.status, 'ok', 'the first put was never durable');
+    assert.notEqual(second.status, 'ok', 'so its successor must not succeed');
+    assertHistory(s.workload.history(), 'mdl', 28);
   });
 
   it('coordination requests and replies are lost, duplicated and reordered', () => {

@@ -58,7 +58,7 @@ describe('multipaxos › claims', () => {
     const { replicas } = cluster();
     const out = (replicas[1] as MultiPaxosReplica).step(R(0), { type: 'prepare', ballot: ballot(1, 0), fromSlot: 0 });
     assert.deepEqual(out.map((o) => o.type), ['persist', 'send']);
-    assert.deepEqual(out[0], { type: 'persist', record: { type: 'promise', ballot: ballot(1, 0) } });
+    assert.deepEqual(out[0], { type: 'persist', record: { type: 'promise', ballot: ballot(1, 0) }, lazy: false });
   });
 
   it('an acceptor rejects an accept below its promise and does not store it', () => {

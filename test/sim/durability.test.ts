@@ -11,7 +11,7 @@ const r1 = replicaAddr(0, 1);
 const r2 = replicaAddr(0, 2);
 
 type ToyOutput = Output<ToyMsg, ToyRecord>;
-const persist = (index: number, value: string): ToyOutput => ({ type: 'persist', record: { index, value } });
+const persist = (index: number, value: string): ToyOutput => ({ type: 'persist', record: { index, value }, lazy: false });
 const ping = (n: number): ToyOutput => ({ type: 'send', to: r1, msg: { type: 'ping', n } });
 
 /** Three silent toy replicas ticking every millisecond from t=1; the test scripts r0's outputs. */

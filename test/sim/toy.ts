@@ -139,7 +139,7 @@ export class ToyReplica implements ReplicaCore<ToyMsg, ToyRecord> {
     const index = this.log.length;
     this.append(value);
     this.acks.set(index, { client, seq, from: new Set([this.addr.replica]) });
-    const out: ToyOutput[] = [{ type: 'persist', record: { index, value } }];
+    const out: ToyOutput[] = [{ type: 'persist', record: { index, value }, lazy: false }];
     for (const peer of this.peers()) out.push({ type: 'send', to: peer, msg: { type: 'replicate', index, value } });
     return out;
   }
@@ -154,7 +154,7 @@ export class ToyReplica implements ReplicaCore<ToyMsg, ToyRecord> {
       const at = this.log.length;
       this.early.delete(at);
       this.append(next);
-      out.push({ type: 'persist', record: { index: at, value: next } });
+      out.push({ type: 'persist', record: { index: at, value: next }, lazy: false });
       out.push({ type: 'send', to: leader, msg: { type: 'replicateAck', index: at } });
     }
     return out;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SeededRng } from '../../src/protocol/common/rng.js';
-import { WIRE_MESSAGES, type WireMessage } from '../../src/protocol/wire.js';
+import { ALL_WIRE_TABLES, WIRE_MESSAGES, type WireMessage } from '../../src/protocol/wire.js';
 import {
   Codec,
   FRAME_HEADER_BYTES,
@@ -57,6 +57,20 @@ describe('codec', () => {
         const decoded = codec.decode(frame);
         assert.ok(decoded.ok, decoded.ok ? '' : decoded.error.message);
         assert.deepEqual(decoded.msg, msg);
+      });
+    }
+
+    for (const [name, wire] of Object.entries(ALL_WIRE_TABLES)) {
+      it(`every kind of the ${name} connections' table survives encode and decode unchanged`, () => {
+        const c = new Codec<Message>(withHandshake(wire));
+        const kinds = new Set<string>();
+        for (const { type, msg } of sampleMessages(withHandshake(wire))) {
+          const decoded = c.decode(c.encode(msg));
+          assert.ok(decoded.ok, decoded.ok ? '' : decoded.error.message);
+          assert.deepEqual(decoded.msg, msg);
+          kinds.add(type);
+        }
+        for (const type of Object.keys(wire)) assert.ok(kinds.has(type), `no sample for ${type}`);
       });
     }
 

@@ -288,7 +288,7 @@ describe('client connection', () => {
       table: WIRE_MESSAGES,
       onMessage: (from, msg) => {
         inbox.handler(from, msg);
-        if (msg.type === 'getMap') t.send(from, seqMsg(42));
+        if (msg.type === 'digestRequest') t.send(from, seqMsg(42));
       },
       log: () => undefined,
       listen: { port: 0 },
@@ -314,7 +314,7 @@ describe('client connection', () => {
     const received: Message[] = [];
     const client = clientOf(s.t.port, received);
     assert.equal(client.connected, false);
-    assert.ok(client.send({ type: 'getMap' }));
+    assert.ok(client.send({ type: 'digestRequest' }));
     await eventually(() => received.length === 1, 'the answer');
     assert.deepEqual(received[0], seqMsg(42));
     assert.deepEqual(s.inbox.got[0]!.from, clientAddr('carol'));
@@ -341,7 +341,7 @@ describe('client connection', () => {
       log: () => undefined,
       listen: { port },
     });
-    client.send({ type: 'getMap' });
+    client.send({ type: 'digestRequest' });
     await eventually(() => received.length === 1, 'the answer after reconnecting');
     assert.deepEqual(received[0], seqMsg(43));
     await client.close();

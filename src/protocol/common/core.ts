@@ -7,7 +7,10 @@
  * Ordering rule every host must keep: a `send` leaves only after every `persist` output before it
  * (in the same list or an earlier one) is durable, because votes and acknowledgements depend on
  * it. Hosts keep one FIFO of outputs: a send never overtakes an earlier send that is waiting for
- * a sync.
+ * a sync. A `lazy` persist is a record that can be relearned (a commit mark): it is written in
+ * order with the others, but no send waits for it to be durable. An `independent` send carries
+ * nothing that depends on this replica's disk (a reply about a chosen slot, a coordination reply,
+ * a commit notice): it leaves at once, even ahead of sends waiting for a sync.
  */
 import type { OpInput } from './kv.js';
 
@@ -34,8 +37,8 @@ export type Address = ReplicaAddr | ClientAddr | LeaderAddr;
 export type Sender = ReplicaAddr | ClientAddr;
 
 export type Output<M, R> =
-  | { readonly type: 'send'; readonly to: Address; readonly msg: M }
-  | { readonly type: 'persist'; readonly record: R };
+  | { readonly type: 'send'; readonly to: Address; readonly msg: M; readonly independent?: boolean }
+  | { readonly type: 'persist'; readonly record: R; readonly lazy: boolean };
 
 export interface Core<M, R> {
   step(from: Sender, msg: M): Output<M, R>[];

@@ -8,8 +8,18 @@ export class Outbox<M, R> {
     this.items.push({ type: 'send', to, msg });
   }
 
-  persist(record: R): void {
-    this.items.push({ type: 'persist', record });
+  /**
+   * A send that depends only on what a quorum has made durable (a chosen slot), not on this
+   * replica's own disk: it need not wait for a sync. With a quorum of one this replica's disk is
+   * the quorum, so the caller passes `solo` and the send waits like any other.
+   */
+  sendChosen(to: Address, msg: M, solo: boolean): void {
+    this.items.push(solo ? { type: 'send', to, msg } : { type: 'send', to, msg, independent: true });
+  }
+
+  /** `lazy`: the record can be relearned, so no send needs to wait until it is durable. */
+  persist(record: R, lazy = false): void {
+    this.items.push({ type: 'persist', record, lazy });
   }
 
   take(): Output<M, R>[] {

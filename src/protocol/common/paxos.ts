@@ -268,7 +268,7 @@ export class PaxosEngine<V, S, M> {
       const e = this.entry(slot);
       if (e === undefined) continue;
       const count = this.sm.count(e.value);
-      for (const r of this.others) this.send(r, { type: 'commitShort', ballot: e.ballot, slot, count });
+      for (const r of this.others) this.out.sendChosen(replicaAddr(this.config.shard, r), { type: 'commitShort', ballot: e.ballot, slot, count }, false);
     }
     this.chosenToAnnounce.length = 0;
   }
@@ -651,7 +651,8 @@ export class PaxosEngine<V, S, M> {
     assert(e !== undefined, `slot ${slot} chosen without a value`);
     if (e.committed) return;
     e.committed = true;
-    this.persist({ type: 'commit', slot, ballot: e.ballot });
+    // A commit mark can always be relearned from a quorum: nothing waits for it to be durable.
+    this.out.persist({ type: 'commit', slot, ballot: e.ballot }, true);
     this.inflight.delete(slot);
     this.sm.onChosen(slot, e.value, this.role === 'leader');
     // However a recovered slot came to be chosen (our quorum, or a Commit from a replica that

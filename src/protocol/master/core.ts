@@ -117,7 +117,7 @@ export class MasterCore implements Core<MasterMessage, never> {
       r.ballot = m.ballot;
       this.changed();
     }
-    this.out.send(from, { type: 'heartbeatReply', known: true, map: this.map() });
+    this.out.send(from, { type: 'heartbeatReply', known: true, map: m.mapVersion === this.version ? null : this.map() });
   }
 
   private changed(): void {

@@ -44,13 +44,16 @@ export const MASTER_MESSAGES = {
   },
   /** `error` is empty when registration succeeded. */
   registerReply: { code: 11, schema: { error: 'str', map: { obj: SHARD_MAP_SCHEMA } } },
-  /** Replica → master, periodically: its role and, when it leads, its ballot. */
+  /** Replica → master, periodically: its role and ballot, and the map version it holds. */
   heartbeat: {
     code: 12,
-    schema: { shard: 'nat', replica: 'nat', role: { enum: ROLES }, ballot: 'nat', leader: 'int' },
+    schema: { shard: 'nat', replica: 'nat', role: { enum: ROLES }, ballot: 'nat', leader: 'int', mapVersion: 'nat' },
   },
-  /** Master → replica; `known` false asks the replica to register again. */
-  heartbeatReply: { code: 13, schema: { known: 'bool', map: { obj: SHARD_MAP_SCHEMA } } },
+  /**
+   * Master → replica; `known` false asks the replica to register again. `map` is null when the
+   * replica already holds the current version (an idle cluster's heartbeats stay small).
+   */
+  heartbeatReply: { code: 13, schema: { known: 'bool', map: { nullable: { obj: SHARD_MAP_SCHEMA } } } },
   /** Client → master. */
   getMap: { code: 14, schema: {} },
   map: { code: 15, schema: { map: { obj: SHARD_MAP_SCHEMA } } },

@@ -68,6 +68,8 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
 
   constructor(
     private readonly replica: number,
+    /** A one-replica shard: its own disk is the quorum. */
+    private readonly solo: boolean,
     private readonly limits: MdlMachineLimits,
     private readonly out: Outbox<MdlWire, MdlRecord>,
     private readonly events: MdlMachineEvents,
@@ -199,7 +201,7 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
 
   reply(client: string, seq: number, status: ReplyStatus, output: OpOutput, leader = this.replica): void {
     const msg: Reply = { type: 'reply', seq, status, output, leader };
-    this.out.send(clientAddr(client), msg);
+    this.out.sendChosen(clientAddr(client), msg, this.solo);
   }
 
   snapshot(): MdlState {

@@ -6,10 +6,9 @@
  * a leader's recovery, `hold` and `recover` (see replica.ts for the argument).
  */
 import type { Infer, MessagesOf } from '../common/schema.js';
-import { ADMIN_MESSAGES, CLIENT_MESSAGES, COMMAND_SCHEMA } from '../common/messages.js';
+import { CLIENT_MESSAGES, COMMAND_SCHEMA } from '../common/messages.js';
 import { paxosTables, type PaxosMessage, type PaxosRecord, type Same } from '../common/paxosmsg.js';
 import { SESSION_SCHEMA } from '../multipaxos/messages.js';
-import { MASTER_MESSAGES } from '../master/messages.js';
 
 export const ITEM_KINDS = ['pending', 'order', 'fail', 'hold', 'recover'] as const;
 
@@ -67,6 +66,5 @@ export const MDL_TABLES_MATCH_TYPES: [
   Same<MessagesOf<typeof MDL_RECORDS>, MdlRecord>,
 ] = [true, true];
 
-/** Everything an MDL cluster's connections carry. */
-export const MDL_WIRE_MESSAGES = { ...CLIENT_MESSAGES, ...ADMIN_MESSAGES, ...MASTER_MESSAGES, ...MDL_MESSAGES } as const;
-export type MdlWire = MessagesOf<typeof MDL_WIRE_MESSAGES>;
+/** What an MDL replica core handles: client requests and replies, coordination and log messages. */
+export type MdlWire = MessagesOf<typeof CLIENT_MESSAGES> | MdlMessage;

@@ -9,7 +9,8 @@
  *   it has no predecessor, which also skips the pending round (the fast path: one round, as in
  *   Multi-Paxos);
  * - ordered: the leader gives it `ts = max(predTs + 1, shardTs)`, proposes an `order` item and,
- *   right away, answers the successor's coordination request (CR) with ts;
+ *   right away, answers the successor's coordination request (CR) with ts (a fast-path operation
+ *   is durable only once its order item is chosen, so its successor hears only then);
  * - executed: the `order` slot is chosen and executed, and the client gets its result.
  * An operation that waits too long for its predecessor's CRR, or gets a failing one, fails: a
  * `fail` item is chosen first, then the client and the successor are told.
@@ -138,6 +139,12 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   private shardTs = 1;
   private readonly ops = new Map<string, LeaderOp>();
   private readonly appendedTs = new Map<string, number>();
+  /**
+   * Fast-path operations (no pending round) whose order item is not chosen yet: until it is, the
+   * operation is durable nowhere, so no successor may be coordinated with its timestamp (a crash
+   * could lose it while a successor succeeds).
+   */
+  private readonly uncommittedFast = new Set<string>();
   private readonly failing = new Set<string>();
   private readonly waitingCrs = new Map<string, WaitingCr>();
   private readonly earlyCrrs = new Map<string, { ok: boolean; ts: number }>();
@@ -153,7 +160,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     assert(config.batchItemsMax >= 1 && config.pendingRequestsMax >= config.batchItemsMax, 'batch and queue limits');
     assert(config.coordTimeoutTicks > config.crResendTicks && config.crResendTicks >= 1, 'coordination timing');
     assert(config.predUnknownTimeoutTicks >= 1 && config.coordWaitingMax >= 1 && config.recentTsMax >= 1, 'coordination limits');
-    this.machine = new MdlMachine(config.replica, config, this.out, {
+    this.machine = new MdlMachine(config.replica, config.replicas === 1, config, this.out, {
       committed: (id, leading) => this.onCommitted(id, leading),
       ordered: (id) => this.onSettled(id),
       failed: (id) => this.onSettled(id),
@@ -279,6 +286,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     if (this.ops.has(id) || this.failing.has(id) || this.knownTs(id) !== undefined || m.committed.has(id)) return;
     if (this.proposals.length >= this.config.pendingRequestsMax) return m.reply(cmd.client, cmd.seq, 'busy', null);
     if (r.predSeq < 0) {
+      this.uncommittedFast.add(id);
       this.append(id, this.shardTs, cmd);
       return;
     }
@@ -307,6 +315,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
    * smaller (the argument at the top of this file).
    */
   private knownTs(id: string): number | undefined {
+    if (this.uncommittedFast.has(id)) return undefined;
     return this.appendedTs.get(id) ?? this.machine.tsOf(id) ?? this.recovery?.get(id)?.ts;
   }
 
@@ -355,6 +364,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   /** An operation was ordered or failed in the log: forget the leader's in-flight note, answer its successor. */
   private onSettled(id: string): void {
     this.appendedTs.delete(id);
+    this.uncommittedFast.delete(id);
     this.failing.delete(id);
     this.ops.delete(id);
     this.answerWaiting(id);
@@ -392,7 +402,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   private sendCrr(w: WaitingCr, ok: boolean, ts: number): void {
     const reply: CoordReply = { type: 'coordReply', client: w.client, seq: w.seq, succSeq: w.succSeq, ok, ts };
     if (w.succShard === this.config.shard) this.onCoordReply(reply);
-    else this.out.send({ kind: 'leader', shard: w.succShard }, reply);
+    else this.out.sendChosen({ kind: 'leader', shard: w.succShard }, reply, this.config.replicas === 1);
   }
 
   private onCoordRequest(m: CoordRequest): void {
@@ -472,6 +482,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     this.recoverySlot = null;
     this.ops.clear();
     this.appendedTs.clear();
+    this.uncommittedFast.clear();
     this.failing.clear();
     this.waitingCrs.clear();
     this.earlyCrrs.clear();

@@ -83,7 +83,7 @@ export class KvMachine implements StateMachine<Command[], KvState> {
 
   reply(cmd: Command, status: ReplyStatus, output: OpOutput, leader = this.config.replica): void {
     const msg: Reply = { type: 'reply', seq: cmd.seq, status, output, leader };
-    this.out.send(clientAddr(cmd.client), msg);
+    this.out.sendChosen(clientAddr(cmd.client), msg, this.config.replicas === 1);
   }
 
   snapshot(): KvState {
