@@ -77,6 +77,7 @@ interface ReplicaFlags {
   fsync: boolean;
   thrifty?: true;
   replyAtCommit?: true;
+  phases?: true;
   verbose?: true;
 }
 
@@ -95,6 +96,7 @@ export function addReplicaCommand(program: Command): void {
     .option('--no-fsync', 'do not fsync the log (fast, but a machine crash can lose acknowledged writes)')
     .option('--thrifty', 'send each Accept to a bare quorum of followers')
     .option('--reply-at-commit', 'acknowledge put and append once chosen, before they execute')
+    .option('--phases', 'MDL: time each operation\'s phases (pending, committed, coordinated, ordered) for `mdlin bench`')
     .option('--verbose', 'log more (registration, recovery, connections)')
     .action(async (o: ReplicaFlags) => {
       const name = `r${o.shard}.${o.id}`;
@@ -116,6 +118,7 @@ export function addReplicaCommand(program: Command): void {
           fsync: o.fsync,
           thrifty: o.thrifty === true,
           replyAtCommit: o.replyAtCommit === true,
+          observePhases: o.phases === true,
           log,
           onFatal: (err) => {
             if (stopping) return;

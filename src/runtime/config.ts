@@ -88,6 +88,8 @@ export interface ReplicaParams {
   readonly replicas: number;
   readonly thrifty: boolean;
   readonly replyAtCommit: boolean;
+  /** MDL: time each operation's phases (served to `phasesRequest`). */
+  readonly observePhases: boolean;
   readonly limits: RuntimeLimits;
 }
 
@@ -137,6 +139,7 @@ export function mdlConfig(p: ReplicaParams): MdlConfig {
     predUnknownTimeoutTicks: ticks(l.predUnknownTimeoutMs, l.tickMs),
     coordWaitingMax: l.coordWaitingMax,
     recentTsMax: l.recentTsMax,
+    observePhases: p.observePhases,
     sessionResultsPerClientMax: l.sessionResultsPerClientMax,
     sessionClientsMax: l.sessionClientsMax,
   };

@@ -21,7 +21,7 @@
  * a crash of the machine (not of the process) can lose acknowledged writes.
  */
 import { assert } from '../protocol/common/assert.js';
-import type { Address, Output, ReplicaCore, Sender } from '../protocol/common/core.js';
+import type { Address, Output, Phase, ReplicaCore, Sender } from '../protocol/common/core.js';
 import type { Wal } from '../storage/wal.js';
 import type { Message } from '../transport/codec.js';
 
@@ -42,6 +42,8 @@ export interface HostOptions<M, R extends Message> {
   readonly onFatal: (err: Error) => void;
   /** Called after each tick and each input burst, once its outputs are handled. */
   readonly afterTurn?: () => void;
+  /** Called for each phase an operation reaches (MDL latency breakdowns). */
+  readonly observe?: (phase: Phase, client: string, seq: number) => void;
   /** Runs the core's invariant checks after every call (tests). */
   readonly checkInvariants?: boolean;
 }
@@ -134,7 +136,9 @@ export class ReplicaHost<M, R extends Message> {
     if (this.opts.checkInvariants === true) this.opts.core.checkInvariants();
     const fsync = this.opts.wal.fsync;
     for (const out of outputs) {
-      if (out.type === 'persist') {
+      if (out.type === 'observe') {
+        this.opts.observe?.(out.phase, out.client, out.seq);
+      } else if (out.type === 'persist') {
         this.opts.wal.append(out.record);
         this.appended++;
         if (!out.lazy) this.required = this.appended;

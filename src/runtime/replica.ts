@@ -24,6 +24,7 @@ import { DataDirError, identityProblem, META_FORMAT, readMeta, writeMeta, type R
 import { ReplicaHost, type HostedCore } from './host.js';
 import type { ProcessLog } from './log.js';
 import { MasterLink } from './masterlink.js';
+import { PhaseTimer } from './phases.js';
 import type { HostMessage, ReplicaProtocol } from './protocols.js';
 
 export interface ReplicaOptions {
@@ -41,6 +42,8 @@ export interface ReplicaOptions {
   readonly fsync: boolean;
   readonly thrifty: boolean;
   readonly replyAtCommit: boolean;
+  /** MDL: time each operation's phases and answer `phasesRequest` (default off: it costs a map update per phase). */
+  readonly observePhases?: boolean;
   readonly limits?: Partial<RuntimeLimits>;
   readonly log: ProcessLog;
   /** The replica cannot go on (its log failed, the master refused it): stop it and exit non-zero. */
@@ -87,6 +90,9 @@ export async function startReplica<M extends Message, R extends Message>(
   return replica;
 }
 
+/** Operations whose phases are timed at once (older ones are dropped). */
+const PHASE_OPS_MAX = 100_000;
+
 class ReplicaProcess<M extends Message, R extends Message> implements RunningReplica {
   private transport: Transport<HostMessage | M> | null = null;
   /** A connection of its own to the master, with the master's table only. */
@@ -104,6 +110,8 @@ class ReplicaProcess<M extends Message, R extends Message> implements RunningRep
   private port: number;
   private closed = false;
   private readonly selfAddr: ReplicaAddr;
+  /** MDL phase timing, when asked for. */
+  private readonly phases: PhaseTimer | null;
 
   constructor(
     private readonly protocol: ReplicaProtocol<M, R>,
@@ -117,6 +125,7 @@ class ReplicaProcess<M extends Message, R extends Message> implements RunningRep
     this.map = meta?.map ?? null;
     this.port = opts.port ?? meta?.port ?? 0;
     this.selfAddr = replicaAddr(opts.shard, opts.replica);
+    this.phases = opts.observePhases === true ? new PhaseTimer(PHASE_OPS_MAX) : null;
   }
 
   get address(): string {
@@ -226,7 +235,14 @@ class ReplicaProcess<M extends Message, R extends Message> implements RunningRep
         });
         return;
       }
+      case 'phasesRequest': {
+        const m = this.phases?.medians() ?? { count: 0, pending: 0, committed: 0, coordinated: 0, ordered: 0 };
+        if (msg.reset) this.phases?.reset();
+        this.transport?.send(from, { type: 'phases', shard: this.opts.shard, replica: this.opts.replica, ...m });
+        return;
+      }
       case 'digest':
+      case 'phases':
         return;
     }
   }
@@ -319,6 +335,7 @@ class ReplicaProcess<M extends Message, R extends Message> implements RunningRep
       replicas: this.map.replicasPerShard,
       thrifty: this.opts.thrifty,
       replyAtCommit: this.opts.replyAtCommit,
+      observePhases: this.phases !== null,
       limits: this.limits,
     };
   }
@@ -342,6 +359,7 @@ class ReplicaProcess<M extends Message, R extends Message> implements RunningRep
       walCompactBytes: this.limits.walCompactBytes,
       onFatal: (err) => this.fail(new Error(`write-ahead log failed: ${err.message}`)),
       afterTurn: () => this.afterTurn(),
+      ...(this.phases === null ? {} : { observe: this.phases.observe.bind(this.phases) }),
     });
     this.host.start();
     this.afterTurn();

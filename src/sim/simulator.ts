@@ -603,6 +603,7 @@ export class Simulator<M, R> {
     /** The disk length the sends from here on must wait for: set by each persist in this list. */
     let mark = 0;
     for (const out of outputs) {
+      if (out.type === 'observe') continue;
       if (out.type === 'persist') {
         assert(node.kind === 'replica', `client ${node.key} tried to persist`);
         node.disk.append(out.record);

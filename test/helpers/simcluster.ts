@@ -55,6 +55,7 @@ export function simMdlConfig(shard: number, shards: number, replica: number, rep
     crResendTicks: 20,
     predUnknownTimeoutTicks: 100,
     coordWaitingMax: 1024,
+    observePhases: false,
     recentTsMax: 4096,
     ...over,
   };

@@ -23,6 +23,7 @@ export class WireNet<M extends { type: string }, R> {
   take(replica: number, outputs: Output<M, R>[]): void {
     const from: Sender = { kind: 'replica', shard: 0, replica };
     for (const o of outputs) {
+      if (o.type === 'observe') continue;
       if (o.type === 'persist') {
         const d = this.disk.get(replica) ?? [];
         d.push(o.record);

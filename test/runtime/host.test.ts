@@ -206,6 +206,7 @@ describe('replica host › restart', () => {
     replicas: 1,
     thrifty: false,
     replyAtCommit: false,
+    observePhases: false,
     limits: { ...RUNTIME_DEFAULTS, tickMs: 1, heartbeatMs: 2, electionTimeoutMs: 10, resendMs: 2, logRetainSlots: 64, pipelineSlotsMax: 8 },
   };
 

@@ -15,6 +15,8 @@ export function sampleField(field: Field, style: SampleStyle): unknown {
         return style === 'rich' ? -Number.MAX_SAFE_INTEGER : 0;
       case 'nat':
         return style === 'rich' ? Number.MAX_SAFE_INTEGER : 0;
+      case 'num':
+        return style === 'rich' ? -1234.5678 : 0;
       case 'str':
         return style === 'rich' ? 'héllo wörld ✓ — a string long enough to be bundled' : '';
       case 'bool':

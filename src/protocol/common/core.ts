@@ -14,6 +14,13 @@
  */
 import type { OpInput } from './kv.js';
 
+/**
+ * The phases an MDL leader moves an operation through (PROTOCOLS.md §5), observed for latency
+ * breakdowns: arrived, committed (round 1 chosen), coordinated (its predecessor's timestamp
+ * known), appended (its order item proposed), executed (that item chosen and executed).
+ */
+export type Phase = 'arrived' | 'committed' | 'coordinated' | 'appended' | 'executed';
+
 /** A replica of a shard. Replica ids are 0..replicas-1 within their shard. */
 export interface ReplicaAddr {
   readonly kind: 'replica';
@@ -38,6 +45,8 @@ export type Sender = ReplicaAddr | ClientAddr;
 
 export type Output<M, R> =
   | { readonly type: 'send'; readonly to: Address; readonly msg: M; readonly independent?: boolean }
+  /** Nothing to do: an operation reached a phase. The host may timestamp it (cores have no clock). */
+  | { readonly type: 'observe'; readonly phase: Phase; readonly client: string; readonly seq: number }
   | { readonly type: 'persist'; readonly record: R; readonly lazy: boolean };
 
 export interface Core<M, R> {

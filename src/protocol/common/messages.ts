@@ -46,6 +46,17 @@ export const ADMIN_MESSAGES = {
   digestRequest: { code: 4, schema: {} },
   /** `hash`: SHA-256 of the canonical executed state; equal hashes at equal `executed` mean converged. */
   digest: { code: 5, schema: { shard: 'nat', replica: 'nat', executed: 'nat', keys: 'nat', hash: 'str' } },
+  /** MDL latency breakdown: the medians this replica measured as leader; `reset` starts afresh. */
+  phasesRequest: { code: 6, schema: { reset: 'bool' } },
+  /**
+   * Median milliseconds an operation spent: `pending` (arrival to round 1 chosen), `committed`
+   * (then waiting for its predecessor's timestamp), `coordinated` (then until its order item was
+   * proposed), `ordered` (round 2: proposed to executed); over `count` operations.
+   */
+  phases: {
+    code: 7,
+    schema: { shard: 'nat', replica: 'nat', count: 'nat', pending: 'num', committed: 'num', coordinated: 'num', ordered: 'num' },
+  },
 } as const;
 
 export type AdminMessage = MessagesOf<typeof ADMIN_MESSAGES>;

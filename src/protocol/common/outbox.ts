@@ -1,4 +1,4 @@
-import type { Address, Output } from './core.js';
+import type { Address, Output, Phase } from './core.js';
 
 /** Collects a core's outputs in order during one call; the host takes them all at the end. */
 export class Outbox<M, R> {
@@ -20,6 +20,10 @@ export class Outbox<M, R> {
   /** `lazy`: the record can be relearned, so no send needs to wait until it is durable. */
   persist(record: R, lazy = false): void {
     this.items.push({ type: 'persist', record, lazy });
+  }
+
+  observe(phase: Phase, client: string, seq: number): void {
+    this.items.push({ type: 'observe', phase, client, seq });
   }
 
   take(): Output<M, R>[] {

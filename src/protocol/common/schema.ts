@@ -7,6 +7,7 @@
 export type Field =
   | 'int' // a safe integer
   | 'nat' // a safe integer >= 0
+  | 'num' // a finite number
   | 'str'
   | 'bool'
   | 'output' // a KV result: string, boolean or null
@@ -17,7 +18,7 @@ export type Field =
 
 export type Schema = { readonly [name: string]: Field };
 
-type InferField<F> = F extends 'int' | 'nat'
+type InferField<F> = F extends 'int' | 'nat' | 'num'
   ? number
   : F extends 'str'
     ? string
@@ -74,6 +75,8 @@ function fieldProblem(field: Field, value: unknown): Problem | null {
         return Number.isSafeInteger(value) ? null : { path: '', message: 'expected an integer' };
       case 'nat':
         return Number.isSafeInteger(value) && (value as number) >= 0 ? null : { path: '', message: 'expected an integer >= 0' };
+      case 'num':
+        return Number.isFinite(value) ? null : { path: '', message: 'expected a finite number' };
       case 'str':
         return typeof value === 'string' ? null : { path: '', message: 'expected a string' };
       case 'bool':

@@ -44,7 +44,7 @@
  * can only be answered with a timestamp.
  */
 import { assert } from '../common/assert.js';
-import type { ReplicaCore, ReplicaStatus, Sender } from '../common/core.js';
+import type { Phase, ReplicaCore, ReplicaStatus, Sender } from '../common/core.js';
 import { type Command, commandProblem } from '../common/kv.js';
 import { Outbox } from '../common/outbox.js';
 import { type PaxosConfig, PaxosEngine } from '../common/paxos.js';
@@ -67,6 +67,8 @@ export interface MdlConfig extends PaxosConfig, MdlMachineLimits {
   readonly predUnknownTimeoutTicks: number;
   /** Coordination requests waiting for their operation, and replies that came before theirs. */
   readonly coordWaitingMax: number;
+  /** Emit an `observe` output at each phase of each operation (latency breakdowns). */
+  readonly observePhases: boolean;
 }
 
 type MdlRequest = Extract<MdlWire, { type: 'mdlRequest' }>;
@@ -284,9 +286,11 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     }
     // Already on its way: the answer comes when it executes or fails.
     if (this.ops.has(id) || this.failing.has(id) || this.knownTs(id) !== undefined || m.committed.has(id)) return;
-    if (this.proposals.length >= this.config.pendingRequestsMax) return m.reply(cmd.client, cmd.seq, 'busy', null);
+    if (this.proposals.length + this.ops.size >= this.config.pendingRequestsMax) return m.reply(cmd.client, cmd.seq, 'busy', null);
+    this.observe('arrived', cmd.client, cmd.seq);
     if (r.predSeq < 0) {
       this.uncommittedFast.add(id);
+      this.observe('coordinated', cmd.client, cmd.seq);
       this.append(id, this.shardTs, cmd);
       return;
     }
@@ -329,6 +333,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     this.shardTs = ts + 1;
     this.appendedTs.set(id, ts);
     const [client, seq] = cmd !== null ? [cmd.client, cmd.seq] : splitId(id);
+    this.observe('appended', client, seq);
     this.proposals.push({ kind: 'order', client, seq, ts, predShard: -1, predSeq: -1, cmd });
     this.answerWaiting(id);
   }
@@ -338,6 +343,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     const op = this.ops.get(id);
     if (op === undefined) return;
     op.committed = true;
+    this.observe('committed', op.cmd.client, op.cmd.seq);
     this.tryOrder(id, op);
   }
 
@@ -345,6 +351,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     if (op.predTs !== null) return;
     if (!ok) return this.fail(id, op.cmd.client, op.cmd.seq);
     op.predTs = ts;
+    this.observe('coordinated', op.cmd.client, op.cmd.seq);
     this.tryOrder(id, op);
   }
 
@@ -361,8 +368,17 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     this.proposals.push({ kind: 'fail', client, seq, ts: 0, predShard: -1, predSeq: -1, cmd: null });
   }
 
+  private observe(phase: Phase, client: string, seq: number): void {
+    if (this.config.observePhases) this.out.observe(phase, client, seq);
+  }
+
   /** An operation was ordered or failed in the log: forget the leader's in-flight note, answer its successor. */
   private onSettled(id: string): void {
+    if (this.appendedTs.has(id)) {
+      const [client, seq] = splitId(id);
+      if (this.uncommittedFast.has(id)) this.observe('committed', client, seq);
+      this.observe('executed', client, seq);
+    }
     this.appendedTs.delete(id);
     this.uncommittedFast.delete(id);
     this.failing.delete(id);
