@@ -20,29 +20,11 @@
 import { AssertionError } from '../protocol/common/assert.js';
 import { OP_NAMES, type OpName, type OpOutput } from '../protocol/common/kv.js';
 
-export type HistoryStatus = 'ok' | 'fail' | 'unknown';
-const STATUSES: readonly HistoryStatus[] = ['ok', 'fail', 'unknown'];
+import type { HistoryOp, HistoryStatus } from '../protocol/common/history.js';
 
-/** One operation as HISTORY.md defines it. */
-export interface HistoryOp {
-  client: string;
-  seq: number;
-  op: OpName;
-  key: string;
-  /** put, append: the value written; cas: the new value. Absent for get. */
-  value?: string;
-  /** cas only: the value the key must hold (null: the key must be absent). */
-  expect?: string | null;
-  /** Nanoseconds, on one monotonic clock shared by every client of the history. */
-  call: number;
-  /** When the client learned the outcome; null when it never did (only for `unknown`). */
-  ret: number | null;
-  status: HistoryStatus;
-  /** get: the value read; cas: whether it swapped; put, append, and any op not `ok`: null. */
-  output: OpOutput;
-  /** Free text for people: why it failed or why the outcome is unknown. */
-  error?: string;
-}
+export type { HistoryOp, HistoryStatus };
+
+const STATUSES: readonly HistoryStatus[] = ['ok', 'fail', 'unknown'];
 
 /**
  * A malformed history. `line` is the 1-based line of the file (or position in the array given

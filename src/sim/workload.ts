@@ -8,7 +8,10 @@ import { assert } from '../protocol/common/assert.js';
 import type { Completion } from '../protocol/common/core.js';
 import type { OpInput, OpName } from '../protocol/common/kv.js';
 import type { Rng } from '../protocol/common/rng.js';
-import { NS_PER_MS, type HistoryRecord } from './history.js';
+import type { HistoryOp } from '../protocol/common/history.js';
+
+/** History times are nanoseconds; the simulator's clock counts milliseconds. */
+export const NS_PER_MS = 1_000_000;
 import type { ClientFactory, ClientListener, Simulator } from './simulator.js';
 
 /** Relative weights of the operations (need not sum to 1). */
@@ -93,9 +96,9 @@ export interface WorkloadStats {
 
 interface ClientState {
   readonly id: string;
-  readonly records: HistoryRecord[];
+  readonly records: HistoryOp[];
   /** Seq → record of operations without an outcome yet. */
-  readonly pending: Map<number, HistoryRecord>;
+  readonly pending: Map<number, HistoryOp>;
   generated: number;
 }
 
@@ -103,7 +106,7 @@ export class Workload<M, R> {
   readonly clients: readonly string[];
   private readonly states = new Map<string, ClientState>();
   /** Every record, in the order the operations were issued. */
-  private readonly issued: HistoryRecord[] = [];
+  private readonly issued: HistoryOp[] = [];
   private readonly generator: OpGenerator;
   private loop: Required<ClosedLoopConfig> | null = null;
 
@@ -150,7 +153,7 @@ export class Workload<M, R> {
    * The history so far, in issue order. Operations still outstanding are `unknown` with a null
    * `ret`: the run ended before the client learned their outcome.
    */
-  history(): HistoryRecord[] {
+  history(): HistoryOp[] {
     return this.issued.map((r) =>
       r.ret === null ? { ...r, status: 'unknown', output: null, error: 'outstanding at the end of the run' } : { ...r },
     );
@@ -183,7 +186,7 @@ export class Workload<M, R> {
     return {
       submitted: (seq, op) => {
         assert(seq === state.records.length, `${state.id} issued seq ${seq}, expected ${state.records.length}`);
-        const record: HistoryRecord = {
+        const record: HistoryOp = {
           client: state.id,
           seq,
           op: op.op,

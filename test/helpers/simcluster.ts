@@ -13,7 +13,7 @@ import type { MdlRecord, MdlWire } from '../../src/protocol/mdl/messages.js';
 import { MdlReplica, type MdlConfig } from '../../src/protocol/mdl/replica.js';
 import { Simulator, type SimConfig } from '../../src/sim/simulator.js';
 import { Workload, type OpGeneratorConfig } from '../../src/sim/workload.js';
-import type { HistoryRecord } from '../../src/sim/history.js';
+import type { HistoryOp } from '../../src/protocol/common/history.js';
 import { validateHistory } from '../../src/check/history.js';
 import { checkHistory } from '../../src/check/checker.js';
 
@@ -149,7 +149,7 @@ export function assertConverged(s: SimCluster, deadlineMs: number): void {
 }
 
 /** The client history is well formed and satisfies `model` (the checker must find a witness). */
-export function assertHistory(history: readonly HistoryRecord[], model: 'linearizable' | 'mdl', seed: number): void {
+export function assertHistory(history: readonly HistoryOp[], model: 'linearizable' | 'mdl', seed: number): void {
   const ops = validateHistory(history);
   assert.ok(ops.length > 0, `seed ${seed}: empty history`);
   const result = checkHistory(ops, { model, timeoutMs: 60_000 });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OP_NAMES } from '../../src/protocol/common/kv.js';
 import { SeededRng } from '../../src/protocol/common/rng.js';
-import type { HistoryRecord } from '../../src/sim/history.js';
+import type { HistoryOp } from '../../src/protocol/common/history.js';
 import { Simulator } from '../../src/sim/simulator.js';
 import { OpGenerator, Workload } from '../../src/sim/workload.js';
 import { ToyClient, ToyCluster, type ToyMsg, type ToyRecord } from './toy.js';
@@ -16,8 +16,8 @@ function toyRun(seed: number) {
 }
 
 /** Checks the HISTORY.md shape of every record; returns them grouped by client, in seq order. */
-function checkWellFormed(history: readonly HistoryRecord[]): Map<string, HistoryRecord[]> {
-  const byClient = new Map<string, HistoryRecord[]>();
+function checkWellFormed(history: readonly HistoryOp[]): Map<string, HistoryOp[]> {
+  const byClient = new Map<string, HistoryOp[]>();
   for (const r of history) {
     assert.ok(OP_NAMES.includes(r.op));
     assert.equal(typeof r.key, 'string');
@@ -45,7 +45,7 @@ function checkWellFormed(history: readonly HistoryRecord[]): Map<string, History
 }
 
 /** The largest number of a client's operations outstanding at once. */
-function mostOutstanding(list: readonly HistoryRecord[]): number {
+function mostOutstanding(list: readonly HistoryOp[]): number {
   const events: [number, number][] = [];
   for (const r of list) {
     events.push([r.call, 1]);
