@@ -1,0 +1,142 @@
+/**
+ * What a history says on its own, before any ordering: which operations can have taken effect,
+ * where each value read can have come from, which operations are in every witness, and by when
+ * each of those must be placed. The constraint analysis and the search both start from here.
+ */
+import { APPEND, CAS, FAIL, GET, OK, UNKNOWN, skipClosures, type Prepared } from './prepared.js';
+import type { Model } from './search.js';
+
+export interface Sources {
+  /** In no witness: failed operations, and (mdl) unknown ones in a failed operation's run. */
+  readonly out: Uint8Array;
+  /** mdl: a failed operation whose run holds an ok one, as the chain from it to that ok op (each issued while the previous was outstanding); else null. */
+  readonly suffixBreach: number[] | null;
+  /** For each ok read of a present value, the only operation that may have written it, or -1. */
+  readonly source: Int32Array;
+  /** An ok read whose value no operation that may have taken effect writes, with the ones that write it but are out; or null. */
+  readonly unwritten: { read: number; leftOut: number[] } | null;
+  /** In every witness: ok operations, unknown ones that are the only source of a value read, and (mdl) unknown ones whose run holds such an operation. */
+  readonly sure: Uint8Array;
+  /**
+   * For an operation in every witness: the earliest return among ok operations it must precede
+   * (itself, what reads only its value, and under mdl what its client issued later); +Infinity
+   * for others. Whatever was issued after that return must come after it.
+   */
+  readonly due: Float64Array;
+}
+
+/** Above this many (read value × append) pairs on one key, reads on it get no source. */
+const APPEND_PAIRS_MAX = 4_000_000;
+
+/** The value ok operation r needs to find when it is a present value (get output, cas-true expect); else null. */
+export function readValue(p: Prepared, r: number): string | null {
+  if (p.status[r] !== OK) return null;
+  if (p.kind[r] === GET) return p.output[r] as string | null;
+  if (p.kind[r] === CAS && p.output[r] === true) return p.expect[r] as string | null;
+  return null;
+}
+
+export function analyzeSources(p: Prepared, model: Model): Sources {
+  const n = p.n;
+  const out = new Uint8Array(n);
+  let suffixBreach: number[] | null = null;
+  const closures = model === 'mdl' ? skipClosures(p) : null;
+  for (let f = 0; f < n; f++) {
+    if (p.status[f] !== FAIL) continue;
+    out[f] = 1;
+    if (closures === null) continue;
+    for (let k = f + 1; k < (closures.skipEnd[f] as number); k++) out[k] = 1;
+    const ok = closures.okInSkip[f] as number;
+    if (ok >= 0 && suffixBreach === null) suffixBreach = breachChain(p, f, ok);
+  }
+
+  const { source, unwritten } = findSources(p, out);
+  const sure = new Uint8Array(n);
+  const due = new Float64Array(n).fill(Infinity);
+  for (let i = 0; i < n; i++) {
+    if (p.status[i] === OK) {
+      sure[i] = 1;
+      due[i] = p.ret[i] as number;
+    }
+  }
+  for (let r = 0; r < n; r++) {
+    const w = source[r] as number;
+    if (w < 0) continue;
+    sure[w] = 1;
+    due[w] = Math.min(due[w] as number, p.ret[r] as number);
+  }
+  if (closures !== null) {
+    // Right to left along each lane: an unknown operation whose run holds one in every witness
+    // cannot be left out; and each operation precedes everything its client issued later.
+    for (let c = 0; c < p.clients.length; c++) {
+      const start = p.laneStart[c] as number;
+      const end = p.laneEnd[c] as number;
+      let laterDue = Infinity;
+      for (let i = end - 1; i >= start; i--) {
+        if (p.status[i] === UNKNOWN && out[i] === 0 && sure[i] === 0) {
+          for (let k = i + 1; k < (closures.skipEnd[i] as number); k++) if (sure[k] === 1) sure[i] = 1;
+        }
+        if (sure[i] === 1) {
+          due[i] = Math.min(due[i] as number, laterDue);
+          laterDue = due[i] as number;
+        }
+      }
+    }
+  }
+  return { out, suffixBreach, source, unwritten, sure, due };
+}
+
+/** From failed op f to ok op `ok` in its run: each link is the earliest op still outstanding when the next was issued. */
+function breachChain(p: Prepared, f: number, ok: number): number[] {
+  const chain = [ok];
+  for (let cur = ok; cur !== f; ) {
+    let c = f;
+    while ((p.ret[c] as number) <= (p.call[cur] as number)) c++;
+    chain.push(c);
+    cur = c;
+  }
+  return chain.reverse();
+}
+
+/** Reads-from: for each ok read of a present value, who may have written it. */
+function findSources(p: Prepared, out: Uint8Array): { source: Int32Array; unwritten: Sources['unwritten'] } {
+  const keys = p.keys.length;
+  const source = new Int32Array(p.n).fill(-1);
+  const byValue: Map<string, number[]>[] = Array.from({ length: keys }, () => new Map());
+  const appendsOfKey: number[][] = Array.from({ length: keys }, () => []);
+  for (let k = 0; k < p.n; k++) {
+    if (p.kind[k] === GET || (p.kind[k] === CAS && p.status[k] === OK && p.output[k] === false)) continue;
+    const x = p.key[k] as number;
+    if (p.kind[k] === APPEND) {
+      appendsOfKey[x]?.push(k);
+      continue;
+    }
+    const m = byValue[x] as Map<string, number[]>;
+    const list = m.get(p.value[k] as string);
+    if (list === undefined) m.set(p.value[k] as string, [k]);
+    else list.push(k);
+  }
+  const readValues: Set<string>[] = Array.from({ length: keys }, () => new Set());
+  for (let r = 0; r < p.n; r++) {
+    const v = readValue(p, r);
+    if (v !== null) readValues[p.key[r] as number]?.add(v);
+  }
+  let unwritten: Sources['unwritten'] = null;
+  for (let r = 0; r < p.n; r++) {
+    const v = readValue(p, r);
+    if (v === null) continue;
+    const x = p.key[r] as number;
+    const appends = appendsOfKey[x] as number[];
+    if (appends.length * (readValues[x] as Set<string>).size > APPEND_PAIRS_MAX) continue;
+    const candidates = [...((byValue[x] as Map<string, number[]>).get(v) ?? []), ...appends.filter((a) => v.endsWith(p.value[a] as string))].filter(
+      (k) => k !== r,
+    );
+    const possible = candidates.filter((k) => out[k] === 0);
+    if (possible.length === 0) {
+      if (unwritten === null || (p.call[r] as number) < (p.call[unwritten.read] as number)) unwritten = { read: r, leftOut: candidates };
+    } else if (possible.length === 1) {
+      source[r] = possible[0] as number;
+    }
+  }
+  return { source, unwritten };
+}
