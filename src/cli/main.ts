@@ -4,11 +4,14 @@
  * and exit status 2 (see each command for the other statuses).
  */
 import { Command, type CommanderError } from 'commander';
+import { addBenchCommand } from './bench.js';
 import { addClusterCommand } from './cluster.js';
 import { addDemoCommand } from './demo.js';
 import { addKvCommand, addStatusCommand } from './kv.js';
 import { addMasterCommand, addReplicaCommand } from './servers.js';
 import { EXIT_USAGE } from './util.js';
+import { addCheckCommand } from '../check/cli.js';
+import { addTortureCommand } from '../torture/command.js';
 
 function buildProgram(): Command {
   const program = new Command('mdlin')
@@ -24,7 +27,9 @@ function buildProgram(): Command {
   addKvCommand(program);
   addStatusCommand(program);
   addDemoCommand(program);
-  // `mdlin check`: once src/check/cli.ts lands, import its addCheckCommand and call addCheckCommand(program) here.
+  addBenchCommand(program);
+  addTortureCommand(program);
+  addCheckCommand(program);
   return program;
 }
 

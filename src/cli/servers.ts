@@ -12,6 +12,8 @@ import { REPLICA_PROTOCOLS } from '../runtime/protocols.js';
 import type { RunningReplica } from '../runtime/replica.js';
 import { WalCorruptError, WalFormatError, WalLockedError } from '../storage/wal.js';
 import { CLUSTER_DEFAULT } from '../client/client.js';
+import { TopologyFileError } from '../bench/delays.js';
+import { delayMs, replicaDelays, type ReplicaDelayFlags } from './delays.js';
 import { address, clusterId, integer, port, protocol } from './parse.js';
 import { operatorError, untilSignal, writeOut } from './util.js';
 
@@ -65,7 +67,7 @@ export function addMasterCommand(program: Command): void {
     });
 }
 
-interface ReplicaFlags {
+interface ReplicaFlags extends ReplicaDelayFlags {
   master: string;
   shard: number;
   id: number;
@@ -97,6 +99,10 @@ export function addReplicaCommand(program: Command): void {
     .option('--thrifty', 'send each Accept to a bare quorum of followers')
     .option('--reply-at-commit', 'acknowledge put and append once chosen, before they execute')
     .option('--phases', 'MDL: time each operation\'s phases (pending, committed, coordinated, ordered) for `mdlin bench`')
+    .option('--delay-client-ms <ms>', 'injected one-way delay on what this replica sends to clients', delayMs)
+    .option('--delay-shard-ms <ms>', 'injected one-way delay on what it sends to other shards (leader↔leader)', delayMs)
+    .option('--delay-replica-ms <ms>', 'injected one-way delay on what it sends within its shard (leader↔replica)', delayMs)
+    .option('--topology <file>', 'injected per-pair delays from a JSON file (see docs/bench.md); --delay-* flags override its classes')
     .option('--verbose', 'log more (registration, recovery, connections)')
     .action(async (o: ReplicaFlags) => {
       const name = `r${o.shard}.${o.id}`;
@@ -104,6 +110,13 @@ export function addReplicaCommand(program: Command): void {
       const start = REPLICA_PROTOCOLS[o.protocol];
       if (start === undefined) operatorError(`this build cannot run ${o.protocol} replicas`);
       if (!o.fsync) log.info('WARNING: --no-fsync: the log is not synced to disk; a machine crash can lose acknowledged writes');
+      let delays: ReturnType<typeof replicaDelays>;
+      try {
+        delays = replicaDelays(o, o.shard, o.id);
+      } catch (err) {
+        if (err instanceof TopologyFileError) operatorError(`${name}: ${err.message}`);
+        throw err;
+      }
       let stopping = false;
       let replica: RunningReplica | undefined;
       try {
@@ -119,6 +132,7 @@ export function addReplicaCommand(program: Command): void {
           thrifty: o.thrifty === true,
           replyAtCommit: o.replyAtCommit === true,
           observePhases: o.phases === true,
+          ...(delays ?? {}),
           log,
           onFatal: (err) => {
             if (stopping) return;

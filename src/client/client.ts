@@ -5,7 +5,7 @@
  * up with an unknown outcome after the timeout. This file only carries out what the core decides:
  * one `ClientConnection` per replica it talks to, ticks while operations are outstanding (an
  * idle client arms no timer), map refreshes from the master when a shard's leader is unknown or
- * silent, and the history recorder.
+ * silent, injected link delays (wide-area emulation), and the history recorder.
  *
  * Dispatch is chosen from the cluster's protocol: Multi-Paxos clusters get single dispatch (one
  * operation in flight; concurrent calls queue and go out one at a time, in issue order), or a
@@ -21,7 +21,7 @@ import type { OpInput, OpOutput } from '../protocol/common/kv.js';
 import type { ProtocolName, ShardMap } from '../protocol/master/messages.js';
 import { ClientSession, type DispatchMode, type SessionMessage } from '../protocol/client/session.js';
 import { ClientConnection } from '../transport/client.js';
-import { stderrLogger, type Logger } from '../transport/transport.js';
+import { DelayLine, stderrLogger, type Logger } from '../transport/transport.js';
 import { ConnectError, OperationFailedError, OutcomeUnknownError } from './errors.js';
 import { HistoryRecorder, monotonicNs } from './history.js';
 import { MasterClient } from './master.js';
@@ -60,6 +60,16 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   /** Connection problems worth a line (default: stderr). */
   readonly log?: Logger;
+  /**
+   * Injected one-way delay in ms for what this client sends to `replica` (wide-area emulation;
+   * the replicas delay their replies themselves). Each link stays FIFO.
+   */
+  readonly linkDelayMs?: (replica: ReplicaAddr) => number;
+  /**
+   * A leader silent this long is asked again, or the next replica is (default 300 ms). Raise it
+   * above the slowest expected answer when links are slow, or healthy leaders get abandoned.
+   */
+  readonly retryMs?: number;
 }
 
 export interface KvClient {
@@ -97,6 +107,7 @@ function checkOptions(opts: ConnectOptions): void {
   positive('timeoutMs', opts.timeoutMs, 2 * CLIENT_TICK_MS);
   positive('connectTimeoutMs', opts.connectTimeoutMs, 1);
   positive('pipeline', opts.pipeline, 1);
+  positive('retryMs', opts.retryMs, CLIENT_TICK_MS);
   if (opts.clientId !== undefined && opts.clientId === '') throw new RangeError('clientId must not be empty');
 }
 
@@ -143,6 +154,9 @@ class Client implements KvClient {
   /** Calls the core has named, by sequence number. */
   private readonly inflight = new Map<number, Call>();
   private readonly conns = new Map<string, { readonly address: string; readonly conn: ClientConnection<typeof CLIENT_WIRE> }>();
+  /** Per replica, messages held back by an injected link delay (only with `linkDelayMs`). */
+  private readonly delayLines = new Map<string, DelayLine<SessionMessage>>();
+  private readonly linkDelayMs: ((replica: ReplicaAddr) => number) | null;
   private readonly recorder: HistoryRecorder | null;
   private ticker: NodeJS.Timeout | null = null;
   private lastRefreshMs = -Infinity;
@@ -167,12 +181,13 @@ class Client implements KvClient {
       replicasPerShard: map.replicasPerShard,
       mode: dispatch.mode,
       windowMax: dispatch.window,
-      retryTicks: Math.min(Math.ceil(RETRY_MS / CLIENT_TICK_MS), opTimeoutTicks - 1),
+      retryTicks: Math.min(Math.ceil((opts.retryMs ?? RETRY_MS) / CLIENT_TICK_MS), opTimeoutTicks - 1),
       opTimeoutTicks,
     });
     this.leaderBallots = new Array<number>(map.shards).fill(-1);
     this.applyMap(map);
     this.recorder = opts.history === undefined ? null : new HistoryRecorder(opts.history, () => this.outstandingHistory());
+    this.linkDelayMs = opts.linkDelayMs ?? null;
   }
 
   get(key: string): Promise<string | null> {
@@ -209,6 +224,7 @@ class Client implements KvClient {
       call.reject(new OutcomeUnknownError(`${describeOp(call.op)}: outcome unknown: the client was closed while it was in flight`));
     }
     this.inflight.clear();
+    for (const line of this.delayLines.values()) line.clear();
     this.recorder?.close();
     await Promise.all([this.master.close(), ...[...this.conns.values()].map((c) => c.conn.close())]);
     this.conns.clear();
@@ -309,6 +325,25 @@ class Client implements KvClient {
   private send(to: Address, msg: SessionMessage): void {
     const target = to.kind === 'leader' ? this.leaderOf(to.shard) : to.kind === 'replica' ? to : null;
     if (target === null) return;
+    const delayMs = this.linkDelayMs?.(target) ?? 0;
+    const line = this.delayLines.get(addrKey(target));
+    if (delayMs > 0 || (line !== undefined && line.length > 0)) this.delayLine(target).push(msg, delayMs);
+    else this.transmit(target, msg);
+  }
+
+  private delayLine(target: ReplicaAddr): DelayLine<SessionMessage> {
+    const key = addrKey(target);
+    let line = this.delayLines.get(key);
+    if (line === undefined) {
+      line = new DelayLine((msg) => {
+        if (!this.closed) this.transmit(target, msg);
+      });
+      this.delayLines.set(key, line);
+    }
+    return line;
+  }
+
+  private transmit(target: ReplicaAddr, msg: SessionMessage): void {
     const conn = this.connectionTo(target);
     // No address known: like a lost message, the core's retry (and a map refresh) covers it.
     conn?.send(msg);

@@ -18,7 +18,7 @@ import { MASTER_MESSAGES, type ShardMap } from '../protocol/master/messages.js';
 import type { Wal } from '../storage/wal.js';
 import type { Message } from '../transport/codec.js';
 import { parseAddress, startTcpTransport, type TcpTransport } from '../transport/tcp.js';
-import { MASTER, type PeerId, type Transport } from '../transport/transport.js';
+import { MASTER, type LinkDelay, type PeerId, type Transport } from '../transport/transport.js';
 import { checkRuntimeLimits, RUNTIME_DEFAULTS, type ReplicaParams, type RuntimeLimits } from './config.js';
 import { DataDirError, identityProblem, META_FORMAT, readMeta, writeMeta, type ReplicaMeta } from './datadir.js';
 import { ReplicaHost, type HostedCore } from './host.js';
@@ -45,6 +45,8 @@ export interface ReplicaOptions {
   /** MDL: time each operation's phases and answer `phasesRequest` (default off: it costs a map update per phase). */
   readonly observePhases?: boolean;
   readonly limits?: Partial<RuntimeLimits>;
+  /** Injected one-way delay in ms for what this replica sends to `peer` (wide-area emulation). */
+  readonly linkDelayMs?: LinkDelay;
   readonly log: ProcessLog;
   /** The replica cannot go on (its log failed, the master refused it): stop it and exit non-zero. */
   readonly onFatal: (err: Error) => void;
@@ -140,6 +142,7 @@ class ReplicaProcess<M extends Message, R extends Message> implements RunningRep
       cluster: this.opts.cluster,
       log: (line: string) => this.opts.log.info(line),
       onMessage: (from: PeerId, msg: HostMessage | M) => this.onMessage(from, msg),
+      ...(this.opts.linkDelayMs === undefined ? {} : { linkDelayMs: this.opts.linkDelayMs }),
     };
     const host = this.opts.host ?? '127.0.0.1';
     try {
