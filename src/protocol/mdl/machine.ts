@@ -10,6 +10,16 @@
  * appended (replica.ts explains when and why); it marks the first slot its recovery found empty
  * with `hold`, and from there on `order` items wait in `buffer` until its `recover` slot, which
  * adds the recovered operations and releases everything in timestamp order (ties by client, seq).
+ *
+ * Stale items. Paxos may choose, long after its leader lost office, a value that leader proposed
+ * and a quorum member still holds: an `order` for an operation a newer leader has since ordered,
+ * placed again, or failed, or a `fail` for one a newer leader took on. Such items change nothing:
+ * - an `order` applies only to an operation not yet ordered, executed or failed, whose command is
+ *   known, and whose timestamp lies above everything executed (a stale fast-path order can carry
+ *   an old timestamp; its successor was never told it, since a fast-path operation's timestamp is
+ *   revealed only once its order item is chosen);
+ * - a `fail` applies only to an operation not yet ordered or executed, and not decided by a leader
+ *   older than the one that committed it (that leader may have ordered it and told its successor).
  */
 import { assert } from '../common/assert.js';
 import { clientAddr } from '../common/core.js';
@@ -30,6 +40,8 @@ export interface Committed {
   readonly cmd: Command;
   readonly predShard: number;
   readonly predSeq: number;
+  /** The ballot of the leader whose pending item committed it. */
+  readonly ballot: number;
 }
 
 /** What the leader logic learns from execution. */
@@ -43,6 +55,11 @@ export interface MdlMachineEvents {
   /** A `recover` slot executed. */
   recovered(): void;
   leadership(serving: boolean): void;
+}
+
+/** A `hold` or `recover` marker decided at `ballot`. */
+export function marker(kind: 'hold' | 'recover', ballot: number): MdlItem {
+  return { kind, client: '', seq: 0, ts: 0, predShard: -1, predSeq: -1, cmd: null, ballot };
 }
 
 export function opId(client: string, seq: number): string {
@@ -78,7 +95,7 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
   }
 
   noop(firstGap: boolean): MdlItem[] {
-    return firstGap ? [{ kind: 'hold', client: '', seq: 0, ts: 0, predShard: -1, predSeq: -1, cmd: null }] : [];
+    return firstGap ? [marker('hold', 0)] : [];
   }
 
   count(value: MdlItem[]): number {
@@ -122,30 +139,37 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
         assert(item.cmd !== null, 'a pending item without its command');
         if (this.committed.has(id) || this.sessions.lookup(item.client, item.seq).kind !== 'new') return;
         if (this.tsOf(id) !== undefined) return;
-        this.committed.set(id, { cmd: item.cmd, predShard: item.predShard, predSeq: item.predSeq });
+        this.committed.set(id, { cmd: item.cmd, predShard: item.predShard, predSeq: item.predSeq, ballot: item.ballot });
         this.events.committed(id, leading);
         return;
       }
-      case 'order':
+      case 'order': {
+        const cmd = item.cmd ?? this.committed.get(id)?.cmd ?? null;
+        if (cmd === null || item.ts <= this.executedTs || this.bufferedTs.has(id)) return;
+        if (this.sessions.lookup(item.client, item.seq).kind !== 'new') return;
         if (item.ts > this.maxTs) this.maxTs = item.ts;
+        this.committed.delete(id);
         if (buffering) {
           // Ordered now, executed at the release: it leaves the committed set (a later recovery
           // must not place it again) and takes its command along.
-          const cmd = item.cmd ?? this.committed.get(id)?.cmd ?? null;
-          this.committed.delete(id);
           this.buffer.push({ ...item, cmd });
           this.bufferedTs.set(id, item.ts);
           this.events.ordered(id, item.ts);
         } else {
-          this.execute(item, leading);
+          this.execute({ ...item, cmd }, leading);
         }
         return;
-      case 'fail':
+      }
+      case 'fail': {
+        if (this.bufferedTs.has(id) || this.sessions.lookup(item.client, item.seq).kind !== 'new') return;
+        const c = this.committed.get(id);
+        if (c !== undefined && item.ballot < c.ballot) return;
         this.committed.delete(id);
-        if (this.sessions.lookup(item.client, item.seq).kind === 'new') this.sessions.recordFailed(item.client, item.seq);
+        this.sessions.recordFailed(item.client, item.seq);
         if (leading) this.reply(item.client, item.seq, 'failed', null);
         this.events.failed(id);
         return;
+      }
       case 'hold':
         this.holding = true;
         return;
@@ -163,31 +187,18 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
     for (const item of items) this.execute(item, leading);
   }
 
+  /** Executes an ordered operation (its item carries the command). */
   private execute(item: MdlItem, leading: boolean): void {
     const id = opId(item.client, item.seq);
-    const cmd = item.cmd ?? this.committed.get(id)?.cmd;
-    this.committed.delete(id);
-    assert(cmd !== undefined, `order item for ${item.client}#${item.seq} with no command known`);
-    const seen = this.sessions.lookup(item.client, item.seq);
-    switch (seen.kind) {
-      case 'new': {
-        assert(item.ts >= this.executedTs, `timestamp ${item.ts} executes after ${this.executedTs}`);
-        const output = this.kv.apply(cmd);
-        this.sessions.record(item.client, item.seq, output);
-        this.executedTs = item.ts;
-        this.rememberTs(id, item.ts);
-        if (leading) this.reply(item.client, item.seq, 'ok', output);
-        break;
-      }
-      case 'done':
-        if (leading) this.reply(item.client, item.seq, 'ok', seen.output);
-        break;
-      case 'stale':
-        if (leading) this.reply(item.client, item.seq, 'stale', null);
-        break;
-      case 'failed':
-        assert(false, `${item.client}#${item.seq} was failed and is now ordered`);
-    }
+    const cmd = item.cmd;
+    assert(cmd !== null, `order item for ${item.client}#${item.seq} executes without its command`);
+    assert(this.sessions.lookup(item.client, item.seq).kind === 'new', `${item.client}#${item.seq} executes twice`);
+    assert(item.ts >= this.executedTs, `timestamp ${item.ts} executes after ${this.executedTs}`);
+    const output = this.kv.apply(cmd);
+    this.sessions.record(item.client, item.seq, output);
+    this.executedTs = item.ts;
+    this.rememberTs(id, item.ts);
+    if (leading) this.reply(item.client, item.seq, 'ok', output);
     this.events.ordered(id, item.ts);
   }
 
@@ -213,7 +224,7 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
     return {
       kv: this.kv.entries().map(([key, value]) => ({ key, value })),
       sessions: this.sessions.snapshot(),
-      committed: [...this.committed.values()].map((c) => ({ cmd: c.cmd, predShard: c.predShard, predSeq: c.predSeq })),
+      committed: [...this.committed.values()].map((c) => ({ cmd: c.cmd, predShard: c.predShard, predSeq: c.predSeq, ballot: c.ballot })),
       holding: this.holding,
       buffer: this.buffer.map((i) => ({ ...i })),
       maxTs: this.maxTs,

@@ -23,6 +23,12 @@ const ITEM_SCHEMA = {
   predSeq: 'int',
   /** `pending`, and `order` on the fast path (no predecessor, no pending round); else null. */
   cmd: { nullable: { obj: COMMAND_SCHEMA } },
+  /**
+   * The ballot of the leader that decided this item. A slot can be chosen long after its leader
+   * lost office (Paxos may re-propose any value a quorum member still holds), so the state machine
+   * uses this to tell a stale decision from a current one.
+   */
+  ballot: 'nat',
 } as const;
 
 export type MdlItem = Infer<typeof ITEM_SCHEMA>;
@@ -30,7 +36,7 @@ export type MdlItem = Infer<typeof ITEM_SCHEMA>;
 const STATE_SCHEMA = {
   kv: { arr: { obj: { key: 'str', value: 'str' } } },
   sessions: { arr: SESSION_SCHEMA },
-  committed: { arr: { obj: { cmd: { obj: COMMAND_SCHEMA }, predShard: 'int', predSeq: 'int' } } },
+  committed: { arr: { obj: { cmd: { obj: COMMAND_SCHEMA }, predShard: 'int', predSeq: 'int', ballot: 'nat' } } },
   holding: 'bool',
   buffer: { arr: { obj: ITEM_SCHEMA } },
   maxTs: 'nat',

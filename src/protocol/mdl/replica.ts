@@ -32,9 +32,11 @@
  * 3. for each e in E asks its predecessor's shard for the predecessor's timestamp p (the same CR a
  *    client sends; the answer is a timestamp or a failure, and a shard that never saw the
  *    predecessor fails it, durably, which is safe because it was never committed there);
- * 4. gives e `ts = max(p + 1, B + 1)`, B the largest timestamp executed here, answers coordination
- *    requests about e with it at once (shards recovering together would otherwise wait for each
- *    other), and proposes one `recover` slot with all of them; executing it releases the buffer in
+ * 4. gives e `ts = max(p + 1, B + 1)`, B the largest timestamp executed here, and proposes e's
+ *    order item at once (buffered behind a hold, which it proposes first if none is in force);
+ *    once that item is chosen it answers coordination requests about e (each operation waits
+ *    only for its own predecessor, so shards recovering together never wait for each other);
+ *    when every recovered operation is placed, a `recover` marker releases the buffer in
  *    timestamp order. Only then does it serve.
  * Timestamps never increase across a recovery: e's lost t was at least p + 1 and, since e's order
  * item sat at or after the first empty slot, above every executed timestamp, so the new ts <= t,
@@ -42,6 +44,13 @@
  * leader appended after it. Failures stay suffix-closed: recovery fails e only if its predecessor
  * failed, and a predecessor that some leader coordinated was committed and ordered there, so it
  * can only be answered with a timestamp.
+ *
+ * Stale decisions. Paxos may choose a value long after the leader that proposed it lost office,
+ * so a log can hold an `order` or `fail` for an operation a newer leader has since handled. Items
+ * carry the ballot of the leader that decided them, and the state machine (machine.ts) applies an
+ * item only while it can still be current: an order only to an operation not yet placed, above
+ * every executed timestamp; a fail only to one not yet placed and not committed by a newer leader
+ * (which may already have told its successor its timestamp).
  */
 import { assert } from '../common/assert.js';
 import type { Phase, ReplicaCore, ReplicaStatus, Sender } from '../common/core.js';
@@ -50,7 +59,7 @@ import { Outbox } from '../common/outbox.js';
 import { type PaxosConfig, PaxosEngine } from '../common/paxos.js';
 import type { Rng } from '../common/rng.js';
 import { shardOf } from '../common/shardmap.js';
-import { type MdlMachineLimits, MdlMachine, opId } from './machine.js';
+import { marker, type MdlMachineLimits, MdlMachine, opId } from './machine.js';
 import type { MdlItem, MdlLogMessage, MdlRecord, MdlState, MdlWire } from './messages.js';
 
 export interface MdlConfig extends PaxosConfig, MdlMachineLimits {
@@ -103,6 +112,8 @@ interface Recovering {
   ts?: number;
   failed?: boolean;
   crSentTick: number;
+  /** Its order or fail item is chosen. */
+  settled: boolean;
 }
 
 const LOG_TYPES = new Set<string>([
@@ -132,10 +143,9 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   private serving = false;
   private recoveryDue = false;
   private recovery: Map<string, Recovering> | null = null;
-  private recoveryProposed = false;
+  private releaseProposed = false;
   private recoveryBase = 0;
-  private recoveryFails: MdlItem[] = [];
-  /** The `recover` slot, waiting for room in the pipeline (it must be one slot). */
+  /** The `recover` marker, waiting for room in the pipeline (it must be a slot of its own). */
   private recoverySlot: MdlItem[] | null = null;
 
   private shardTs = 1;
@@ -285,7 +295,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
         break;
     }
     // Already on its way: the answer comes when it executes or fails.
-    if (this.ops.has(id) || this.failing.has(id) || this.knownTs(id) !== undefined || m.committed.has(id)) return;
+    if (this.ops.has(id) || this.failing.has(id) || this.appendedTs.has(id) || this.machine.tsOf(id) !== undefined || m.committed.has(id)) return;
     if (this.proposals.length + this.ops.size >= this.config.pendingRequestsMax) return m.reply(cmd.client, cmd.seq, 'busy', null);
     this.observe('arrived', cmd.client, cmd.seq);
     if (r.predSeq < 0) {
@@ -296,7 +306,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     }
     const op: LeaderOp = { cmd, predShard: r.predShard, predSeq: r.predSeq, committed: false, predTs: null, arrivedTick: this.now, crSentTick: this.now };
     this.ops.set(id, op);
-    this.proposals.push({ kind: 'pending', client: cmd.client, seq: cmd.seq, ts: 0, predShard: r.predShard, predSeq: r.predSeq, cmd });
+    this.proposals.push(this.item('pending', cmd.client, cmd.seq, 0, cmd, r.predShard, r.predSeq));
     const predId = opId(cmd.client, r.predSeq);
     if (r.predShard === this.config.shard) {
       // A successor on this shard is coordinated locally, without a message.
@@ -320,11 +330,16 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
    */
   private knownTs(id: string): number | undefined {
     if (this.uncommittedFast.has(id)) return undefined;
-    return this.appendedTs.get(id) ?? this.machine.tsOf(id) ?? this.recovery?.get(id)?.ts;
+    return this.appendedTs.get(id) ?? this.machine.tsOf(id);
   }
 
   private isFailed(id: string, client: string, seq: number): boolean {
-    return this.failing.has(id) || this.machine.isFailed(client, seq) || this.recovery?.get(id)?.failed === true;
+    return this.failing.has(id) || this.machine.isFailed(client, seq);
+  }
+
+  /** An item decided by this leader now. */
+  private item(kind: 'pending' | 'order' | 'fail', client: string, seq: number, ts: number, cmd: Command | null, predShard = -1, predSeq = -1): MdlItem {
+    return { kind, client, seq, ts, predShard, predSeq, cmd, ballot: this.engine.ballot };
   }
 
   /** Gives `id` its place: an order item with `ts`, and the answer to its successor's CR. */
@@ -334,7 +349,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     this.appendedTs.set(id, ts);
     const [client, seq] = cmd !== null ? [cmd.client, cmd.seq] : splitId(id);
     this.observe('appended', client, seq);
-    this.proposals.push({ kind: 'order', client, seq, ts, predShard: -1, predSeq: -1, cmd });
+    this.proposals.push(this.item('order', client, seq, ts, cmd));
     this.answerWaiting(id);
   }
 
@@ -365,7 +380,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     this.ops.delete(id);
     if (this.failing.has(id)) return;
     this.failing.add(id);
-    this.proposals.push({ kind: 'fail', client, seq, ts: 0, predShard: -1, predSeq: -1, cmd: null });
+    this.proposals.push(this.item('fail', client, seq, 0, null));
   }
 
   private observe(phase: Phase, client: string, seq: number): void {
@@ -384,6 +399,11 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     this.failing.delete(id);
     this.ops.delete(id);
     this.answerWaiting(id);
+    const rec = this.recovery?.get(id);
+    if (rec !== undefined) {
+      rec.settled = true;
+      this.releaseIfDone();
+    }
   }
 
   // ---------------------------------------------------------------- coordination
@@ -431,7 +451,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     const succId = opId(m.client, m.succSeq);
     const rec = this.recovery?.get(succId);
     if (rec !== undefined) {
-      if (rec.ts === undefined && rec.failed !== true) this.settleRecovered(rec, m.ok ? m.ts : null);
+      if (rec.ts === undefined && rec.failed !== true) this.decideRecovered(rec, m.ok ? m.ts : null);
       return;
     }
     const op = this.ops.get(succId);
@@ -511,23 +531,25 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     const m = this.machine;
     if (m.committed.size === 0 && !m.holding) return this.startServing();
     this.recovery = new Map();
-    this.recoveryProposed = false;
-    this.recoveryFails = [];
+    this.releaseProposed = false;
     this.recoveryBase = m.executedTs;
+    // Each recovered operation is placed on its own as soon as its predecessor's fate is known,
+    // behind a hold, so that the recover marker releases them all in timestamp order.
+    if (!m.holding) this.proposals.unshift(marker('hold', this.engine.ballot));
     const ids = [...m.committed.entries()].sort(([, a], [, b]) =>
       a.cmd.client < b.cmd.client ? -1 : a.cmd.client > b.cmd.client ? 1 : a.cmd.seq - b.cmd.seq,
     );
     for (const [id, c] of ids) {
-      this.recovery.set(id, { client: c.cmd.client, seq: c.cmd.seq, predShard: c.predShard, predSeq: c.predSeq, crSentTick: this.now });
+      this.recovery.set(id, { client: c.cmd.client, seq: c.cmd.seq, predShard: c.predShard, predSeq: c.predSeq, crSentTick: this.now, settled: false });
     }
     for (const rec of this.recovery.values()) this.resolve(rec);
-    this.proposeRecoveryIfDone();
+    this.releaseIfDone();
   }
 
   /** Decides `rec` if its predecessor's fate is known here; otherwise asks the predecessor's shard. */
   private resolve(rec: Recovering): void {
     if (rec.ts !== undefined || rec.failed === true) return;
-    if (rec.predSeq < 0) return this.settleRecovered(rec, -1);
+    if (rec.predSeq < 0) return this.decideRecovered(rec, -1);
     const predId = opId(rec.client, rec.predSeq);
     if (rec.predShard !== this.config.shard) {
       this.sendCr(rec.client, rec.predSeq, rec.predShard, rec.seq);
@@ -535,47 +557,49 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
     }
     const pred = this.recovery?.get(predId);
     if (pred !== undefined) {
-      if (pred.failed === true) this.settleRecovered(rec, null);
-      else if (pred.ts !== undefined) this.settleRecovered(rec, pred.ts);
+      if (pred.failed === true) this.decideRecovered(rec, null);
+      else if (pred.ts !== undefined) this.decideRecovered(rec, pred.ts);
       return;
     }
     const m = this.machine;
     const ts = m.tsOf(predId);
-    if (ts !== undefined) return this.settleRecovered(rec, ts);
-    if (m.isFailed(rec.client, rec.predSeq)) return this.settleRecovered(rec, null);
+    if (ts !== undefined) return this.decideRecovered(rec, ts);
+    if (m.isFailed(rec.client, rec.predSeq)) return this.decideRecovered(rec, null);
     // Executed long ago: its timestamp is at most the largest executed one.
-    if (m.isDone(rec.client, rec.predSeq)) return this.settleRecovered(rec, this.recoveryBase);
-    // Never committed on this shard: it fails (durably, in the recover slot), and so does rec.
-    this.recoveryFails.push({ kind: 'fail', client: rec.client, seq: rec.predSeq, ts: 0, predShard: -1, predSeq: -1, cmd: null });
-    this.settleRecovered(rec, null);
+    if (m.isDone(rec.client, rec.predSeq)) return this.decideRecovered(rec, this.recoveryBase);
+    // Never committed on this shard: it fails (durably, before anyone hears), and so does rec.
+    this.fail(predId, rec.client, rec.predSeq);
+    this.decideRecovered(rec, null);
   }
 
-  /** `predTs` null: the predecessor failed; -1: there is none. */
-  private settleRecovered(rec: Recovering, predTs: number | null): void {
-    if (predTs === null) rec.failed = true;
-    else rec.ts = Math.max(predTs + 1, this.recoveryBase + 1);
-    // Other shards' recoveries may be waiting for this answer: give it now, not after our own
-    // recovery completes, or shards recovering at once would wait for each other forever.
-    this.answerWaiting(opId(rec.client, rec.seq));
+  /**
+   * Places `rec`: `predTs` null means its predecessor failed, -1 that it has none. The decision
+   * is proposed now and revealed to other shards only once its item is chosen (onSettled): a
+   * decision that dies with this leader is never heard of, and the next leader decides afresh.
+   */
+  private decideRecovered(rec: Recovering, predTs: number | null): void {
+    const id = opId(rec.client, rec.seq);
+    if (predTs === null) {
+      rec.failed = true;
+      this.fail(id, rec.client, rec.seq);
+    } else {
+      rec.ts = Math.max(predTs + 1, this.recoveryBase + 1);
+      this.proposals.push(this.item('order', rec.client, rec.seq, rec.ts, null));
+    }
     // A successor on this shard may have been waiting for this one.
     const succ = this.recovery === null ? undefined : [...this.recovery.values()].find(
       (r) => r.client === rec.client && r.predSeq === rec.seq && r.predShard === this.config.shard,
     );
     if (succ !== undefined) this.resolve(succ);
-    this.proposeRecoveryIfDone();
   }
 
-  private proposeRecoveryIfDone(): void {
+  /** Once every recovered operation's item is chosen, the recover marker releases the buffer. */
+  private releaseIfDone(): void {
     const recovery = this.recovery;
-    if (recovery === null || this.recoveryProposed) return;
-    for (const rec of recovery.values()) if (rec.ts === undefined && rec.failed !== true) return;
-    const items: MdlItem[] = [{ kind: 'recover', client: '', seq: 0, ts: 0, predShard: -1, predSeq: -1, cmd: null }];
-    items.push(...this.recoveryFails);
-    for (const rec of recovery.values()) {
-      items.push({ kind: rec.failed === true ? 'fail' : 'order', client: rec.client, seq: rec.seq, ts: rec.ts ?? 0, predShard: -1, predSeq: -1, cmd: null });
-    }
-    this.recoveryProposed = true;
-    this.recoverySlot = items;
+    if (recovery === null || this.releaseProposed) return;
+    for (const rec of recovery.values()) if (!rec.settled) return;
+    this.releaseProposed = true;
+    this.recoverySlot = [marker('recover', this.engine.ballot)];
   }
 
   private recoveryTick(): void {
@@ -591,7 +615,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   }
 
   private onRecovered(): void {
-    if (this.recovery !== null && this.recoveryProposed && this.engine.role === 'leader') {
+    if (this.recovery !== null && this.releaseProposed && this.engine.role === 'leader') {
       this.recovery = null;
       this.startServing();
     }
