@@ -12,9 +12,9 @@ import type { ProcessLog } from '../runtime/log.js';
 import { startTcpTransport, type TcpTransport } from '../transport/tcp.js';
 import { MASTER } from '../transport/transport.js';
 
-export const MASTER_TICK_MS_DEFAULT = 100;
+export const MASTER_TICK_MS_DEFAULT = 250;
 /** A replica unheard for this long is shown as down (five missed heartbeats of 200 ms). */
-export const MASTER_DOWN_AFTER_MS_DEFAULT = 1000;
+export const MASTER_DOWN_AFTER_MS_DEFAULT = 1500;
 
 export interface MasterOptions {
   readonly cluster: string;

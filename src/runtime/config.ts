@@ -46,9 +46,9 @@ export interface RuntimeLimits {
 }
 
 export const RUNTIME_DEFAULTS: RuntimeLimits = Object.freeze({
-  tickMs: 10,
-  heartbeatMs: 100,
-  electionTimeoutMs: 500,
+  tickMs: 25,
+  heartbeatMs: 150,
+  electionTimeoutMs: 750,
   resendMs: 50,
   pipelineSlotsMax: 64,
   batchCommandsMax: 1024,
@@ -64,7 +64,7 @@ export const RUNTIME_DEFAULTS: RuntimeLimits = Object.freeze({
   predUnknownTimeoutMs: 2000,
   coordWaitingMax: 65536,
   recentTsMax: 262144,
-  masterHeartbeatMs: 200,
+  masterHeartbeatMs: 400,
   registerRetryMinMs: 100,
   registerRetryMaxMs: 2000,
 });

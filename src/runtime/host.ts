@@ -112,10 +112,10 @@ export class ReplicaHost<M, R extends Message> {
   private onTick(): void {
     if (this.stopped) return;
     const outputs = this.opts.core.tick();
-    if (outputs.length > 0) {
-      this.handle(outputs);
-      this.startDurability();
-    }
+    if (outputs.length > 0) this.handle(outputs);
+    // Lazy records (commit marks) reach the disk here at the latest, without a sync of their own
+    // on the path of any reply.
+    this.startDurability(true);
     this.opts.afterTurn?.();
   }
 
@@ -127,7 +127,7 @@ export class ReplicaHost<M, R extends Message> {
       this.burstScheduled = false;
       if (this.stopped) return;
       this.handle(this.opts.core.flush());
-      this.startDurability();
+      this.startDurability(false);
       this.opts.afterTurn?.();
     });
   }
@@ -150,8 +150,10 @@ export class ReplicaHost<M, R extends Message> {
     }
   }
 
-  private startDurability(): void {
-    if (this.durabilityInFlight !== null || this.appended === this.durable || this.stopped) return;
+  /** Starts a sync if a send waits for one (or, with `lazyToo`, if anything at all is unwritten). */
+  private startDurability(lazyToo: boolean): void {
+    if (this.durabilityInFlight !== null || this.stopped) return;
+    if (lazyToo ? this.appended === this.durable : this.required <= this.durable) return;
     const target = this.appended;
     const wal = this.opts.wal;
     let operation: Promise<void>;
@@ -168,7 +170,7 @@ export class ReplicaHost<M, R extends Message> {
         this.durabilityInFlight = null;
         this.durable = target;
         this.release();
-        this.startDurability();
+        this.startDurability(false);
       },
       (err: unknown) => {
         this.stopped = true;

@@ -65,6 +65,9 @@ export class ClientSession implements ClientCore<SessionMessage> {
   private readonly leaders: number[];
   /** Every operation not yet delivered, in issue order. */
   private readonly ops = new Map<number, OpState>();
+  /** Operations not yet sent, in issue order, from `undispatchedHead` on. */
+  private undispatched: OpState[] = [];
+  private undispatchedHead = 0;
   private inflight = 0;
   private completions: Completion[] = [];
   /** MDL: the last delivered operation, while its outcome is unknown (it may still take effect). */
@@ -92,7 +95,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
   submit(op: OpInput): { seq: number; outputs: Output<SessionMessage, never>[] } {
     const seq = this.nextSeq++;
     const cmd: Command = { client: this.config.client, seq, ...op };
-    this.ops.set(seq, {
+    const st: OpState = {
       cmd,
       shard: shardOf(op.key, this.config.shards),
       dispatched: false,
@@ -103,7 +106,9 @@ export class ClientSession implements ClientCore<SessionMessage> {
       sentTick: -1,
       resendAt: 0,
       result: null,
-    });
+    };
+    this.ops.set(seq, st);
+    this.undispatched.push(st);
     this.drain();
     return { seq, outputs: this.out.take() };
   }
@@ -207,10 +212,14 @@ export class ClientSession implements ClientCore<SessionMessage> {
   }
 
   private drain(): void {
-    if (this.inflight >= this.window) return;
-    for (const st of this.ops.values()) {
-      if (this.inflight >= this.window) return;
-      if (!st.dispatched && st.result === null) this.dispatch(st);
+    while (this.inflight < this.window && this.undispatchedHead < this.undispatched.length) {
+      const st = this.undispatched[this.undispatchedHead++] as OpState;
+      // Failed while it waited (an earlier operation failed): never sent.
+      if (st.result === null) this.dispatch(st);
+    }
+    if (this.undispatchedHead === this.undispatched.length) {
+      this.undispatched = [];
+      this.undispatchedHead = 0;
     }
   }
 
