@@ -61,7 +61,7 @@ export const RUNTIME_DEFAULTS: RuntimeLimits = Object.freeze({
   walCompactBytes: 64 * 1024 * 1024,
   coordTimeoutMs: 5000,
   coordResendMs: 200,
-  predUnknownTimeoutMs: 2000,
+  predUnknownTimeoutMs: 1000,
   coordWaitingMax: 65536,
   recentTsMax: 262144,
   masterHeartbeatMs: 400,
