@@ -115,7 +115,9 @@ export class Connection<M> {
     this.pendingBytes += frame.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => this.flush());
+      // At the end of the event-loop turn, after every socket read of this turn was handled: a
+      // leader answering many clients from several acknowledgements then writes once to each.
+      setImmediate(() => this.flush());
     }
   }
 
