@@ -5,9 +5,9 @@
 import type { HistoryOp } from './history.js';
 import { analyzeConstraints, type Finding } from './constraints.js';
 import { prepare, type Prepared } from './prepared.js';
-import { search, type Model, type SearchHints, type Stuck } from './search.js';
+import { search, type Model, type SearchHints, type SearchResult, type Stuck } from './search.js';
 import { analyzeSources } from './sources.js';
-import { mergeKeyOrders, witnessProblem, type MergeEdge } from './witness.js';
+import { mergeKeyOrders, witnessProblem, type MergeEdge, type Merged } from './witness.js';
 
 /** The verdict without a report, on any subset of a history (what shrinking needs). */
 export type Decision =
@@ -50,14 +50,34 @@ export function decide(ops: readonly HistoryOp[], model: Model, budget: Budget):
     if (merged.stuck > 0) return { kind: 'unknown', reason: 'internal error: the per-key orders do not merge under real time' };
     return { kind: 'ok', order: merged.order };
   }
-  const repaired = repairKeyOrders(ops, keys, budget, { sure, due, rank });
+  const merged = mergeKeyOrders(ops, [...keys.orders.values()], true);
+  if (merged.stuck === 0 && witnessProblem(ops, 'mdl', merged.order) === null) return { kind: 'ok', order: merged.order };
+  // A merged order that does not fit is still a good guess of where each operation goes, and the
+  // search of the whole history, trying its choices in that order, usually finds a witness near
+  // it at once. Only when it does not within a part of the budget are the keys' orders repaired
+  // (which proves nothing by itself but gives the final search a better guess).
+  const early = search(whole, 'mdl', { ...budget, deadlineMs: share(budget, EARLY_SEARCH_SHARE) }, { rank: guessRanks(ops, merged.order) });
+  if (early.kind !== 'unknown') return wholeDecision(whole, early);
+  const repaired = repairKeyOrders(ops, keys, merged, { ...budget, deadlineMs: share(budget, REPAIR_SHARE) }, { sure, due, rank });
   if (repaired.witness !== null) return { kind: 'ok', order: repaired.witness };
-  // The last merged order is still a good guess of where each operation goes: the search of the
-  // whole history tries its choices in that order.
   const result = search(whole, 'mdl', budget, { rank: guessRanks(ops, repaired.guess) });
-  if (result.kind === 'ok') return { kind: 'ok', order: result.order.map((i) => whole.source[i] as number) };
-  if (result.kind === 'violation') return { kind: 'refuted', p: whole, stuck: result.stuck };
+  if (result.kind !== 'unknown') return wholeDecision(whole, result);
   return { kind: 'unknown', reason: `${result.reason} after exploring ${result.states} states` };
+}
+
+/** The parts of what is left of the budget that the first search of the whole history, then repairs, may use. */
+const EARLY_SEARCH_SHARE = 0.25;
+const REPAIR_SHARE = 0.5;
+
+/** A deadline `fraction` of the way from now to the budget's. */
+function share(budget: Budget, fraction: number): number {
+  const now = performance.now();
+  return now + Math.max(0, budget.deadlineMs - now) * fraction;
+}
+
+function wholeDecision(whole: Prepared, result: Exclude<SearchResult, { kind: 'unknown' }>): Decision {
+  if (result.kind === 'ok') return { kind: 'ok', order: result.order.map((i) => whole.source[i] as number) };
+  return { kind: 'refuted', p: whole, stuck: result.stuck };
 }
 
 /** How many times the per-key orders are merged and repaired before the whole-history search takes over. */
@@ -79,7 +99,7 @@ const JOINT_ATTEMPT_MS = 1000;
  * cycle's edges is pinned so that later reversals do not undo it. Returns a replayed witness, or
  * null with the last merged order (a guess for the search) when this does not get there.
  */
-function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, budget: Budget, hints: SearchHints): { witness: number[] | null; guess: number[] } {
+function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, first: Merged, budget: Budget, hints: SearchHints): { witness: number[] | null; guess: number[] } {
   const earliest = hints.rank as Float64Array;
   /** Per key, the orderings imposed on it so far; a pinned one came from a joint search and stays. */
   const guesses = new Map<string, { pair: readonly [number, number]; pinned: boolean }[]>();
@@ -88,7 +108,7 @@ function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, budget: Bud
   const searched = new Set<string>();
   // A repaired key keeps the rest of its order: its search prefers the order it had.
   const previous = new Float64Array(ops.length);
-  let merged = mergeKeyOrders(ops, [...keys.orders.values()], true);
+  let merged = first;
   let best = merged.stuck;
   let sinceBest = 0;
   for (let round = 0; round < REPAIR_ROUNDS_MAX && merged.stuck > 0 && sinceBest < REPAIR_STALL_ROUNDS && performance.now() < budget.deadlineMs; round++) {
@@ -96,7 +116,10 @@ function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, budget: Bud
     merged.order.forEach((op, k) => (position[op] = k));
     searched.clear();
     let changed = false;
-    for (const cycle of merged.cycles) if (reverseOneEdge(cycle) || searchJointly(cycle, position)) changed = true;
+    for (const cycle of merged.cycles) {
+      if (performance.now() >= budget.deadlineMs) break;
+      if (reverseOneEdge(cycle) || searchJointly(cycle, position)) changed = true;
+    }
     if (!changed) break;
     merged = mergeKeyOrders(ops, [...keys.orders.values()], true);
     sinceBest = merged.stuck < best ? 0 : sinceBest + 1;
@@ -124,8 +147,9 @@ function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, budget: Bud
       // When this reversal does not fit with the key's earlier ones, the most recent earlier one
       // it fits without (and that no joint search pinned) is given up.
       const earlier = guesses.get(key) ?? [];
+      if (performance.now() >= budget.deadlineMs) return false;
       if (solveKey(key, [...earlier, reversed])) return true;
-      for (let j = earlier.length - 1; j >= 0; j--) {
+      for (let j = earlier.length - 1; j >= 0 && performance.now() < budget.deadlineMs; j--) {
         if ((earlier[j] as { pinned: boolean }).pinned) continue;
         if (solveKey(key, [...earlier.filter((_, k) => k !== j), reversed])) return true;
       }

@@ -93,7 +93,7 @@ const READS_CHECKED = 8;
 const CHAIN_MAX = 8;
 /** How many of a key's undecided writes that must precede a read are examined for one that would destroy its value. */
 const DESTROYERS_CHECKED = 64;
-const NODES_PER_CLOCK_CHECK = 1024;
+const NODES_PER_CLOCK_CHECK = 128;
 
 function fmix(x: number): number {
   let h = x ^ (x >>> 16);
@@ -160,7 +160,6 @@ class Search {
   private readonly idH1: number[];
   private readonly idH2: number[];
   private readonly nullId: Int32Array;
-  private readonly appendsOfKey: Int32Array[];
   private readonly producersOf: Int32Array[];
   private readonly readersOf: Int32Array[];
   private readonly prefixWriters: (Int32Array | null)[];
@@ -172,6 +171,8 @@ class Search {
   private readonly needCount: Int32Array;
   private readonly produceCount: Int32Array;
   private readonly appendsLeft: Int32Array;
+  /** Per key, its undecided appends by value (see LiveAppends). */
+  private readonly liveAppends: LiveAppends[];
   private readonly writesLeft: Int32Array;
   private readonly vals: (string | null)[];
   private readonly valId: Int32Array;
@@ -261,7 +262,6 @@ class Search {
     this.idH1 = t.idH1;
     this.idH2 = t.idH2;
     this.nullId = t.nullId;
-    this.appendsOfKey = t.appendsOfKey;
     this.producersOf = t.producersOf;
     this.readersOf = t.readersOf;
     this.prefixWriters = t.prefixWriters;
@@ -276,6 +276,7 @@ class Search {
     this.needCount = Int32Array.from(t.needCount);
     this.produceCount = Int32Array.from(t.produceCount);
     this.appendsLeft = Int32Array.from(t.appendsLeft);
+    this.liveAppends = t.appendsOfKey.map((list) => new LiveAppends(Array.from(list, (a) => p.value[a] as string)));
     this.writesLeft = Int32Array.from(t.writesLeft);
     this.certain = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
@@ -429,8 +430,10 @@ class Search {
   private adjustWriterCounts(i: number, delta: number): void {
     const x = this.key[i] as number;
     bump(this.writesLeft, x, delta);
-    if (this.kind[i] === APPEND) bump(this.appendsLeft, x, delta);
-    else bump(this.produceCount, this.writeId[i] as number, delta);
+    if (this.kind[i] === APPEND) {
+      bump(this.appendsLeft, x, delta);
+      (this.liveAppends[x] as LiveAppends).add(this.p.value[i] as string, delta);
+    } else bump(this.produceCount, this.writeId[i] as number, delta);
   }
 
   /** Places operation i next in the order. False when that makes the state dead. */
@@ -576,13 +579,7 @@ class Search {
   /** Could an undecided append leave x = value `id`? (Its value must end the string.) */
   private appendCanProduce(x: number, id: number): boolean {
     if (this.appendsLeft[x] === 0) return false;
-    const s = this.idStr[id] as string;
-    const appends = this.appendsOfKey[x] as Int32Array;
-    for (let k = 0; k < appends.length; k++) {
-      const a = appends[k] as number;
-      if (this.decided[a] === 0 && s.endsWith(this.p.value[a] as string)) return true;
-    }
-    return false;
+    return (this.liveAppends[x] as LiveAppends).endsWithOne(this.idStr[id] as string, 0);
   }
 
   /** Could undecided ok read r still be placed in some extension of this state? (Necessary.) */
@@ -625,18 +622,8 @@ class Search {
   private appendsComplete(x: number, s: string, from: number): boolean {
     if (from === s.length) return true;
     const start = Math.max(from, 0);
-    let starts = false;
-    let ends = false;
-    const appends = this.appendsOfKey[x] as Int32Array;
-    for (let k = 0; k < appends.length && !(starts && ends); k++) {
-      const a = appends[k] as number;
-      if (this.decided[a] === 1) continue;
-      const v = this.p.value[a] as string;
-      if (v.length > s.length - start) continue;
-      starts ||= s.startsWith(v, start);
-      ends ||= s.endsWith(v);
-    }
-    return starts && ends;
+    const live = this.liveAppends[x] as LiveAppends;
+    return live.startsAt(s, start) && live.endsWithOne(s, start);
   }
 
   /**
@@ -961,7 +948,7 @@ class Search {
         const next = frameNext.data[top] as number;
         if (next < choices.length) {
           frameNext.data[top] = next + 1;
-          if (++applied % NODES_PER_CLOCK_CHECK === 0 && performance.now() > this.budget.deadlineMs) {
+          if (applied++ % NODES_PER_CLOCK_CHECK === 0 && performance.now() > this.budget.deadlineMs) {
             return { kind: 'unknown', reason: 'time budget reached', states: this.memo.size, stuck: this.stuck };
           }
           alive = this.apply(choices.data[next] as number);
@@ -978,4 +965,43 @@ class Search {
 
 function mib(bytes: number): string {
   return `${Math.round(bytes / 1048576)} MiB`;
+}
+
+/**
+ * One key's undecided appends, counted by value, with the distinct lengths of all its appends'
+ * values: whether an undecided append's value occurs at a given place in a string then costs a
+ * lookup per distinct length instead of a pass over every append (histories append many short,
+ * distinct values to few keys).
+ */
+class LiveAppends {
+  private readonly count = new Map<string, number>();
+  /** Ascending. */
+  private readonly lengths: number[];
+
+  constructor(values: readonly string[]) {
+    for (const v of values) this.add(v, 1);
+    this.lengths = [...new Set(values.map((v) => v.length))].sort((a, b) => a - b);
+  }
+
+  add(v: string, delta: number): void {
+    this.count.set(v, (this.count.get(v) ?? 0) + delta);
+  }
+
+  /** Does an undecided append's value occur in s at `at`? */
+  startsAt(s: string, at: number): boolean {
+    for (const length of this.lengths) {
+      if (length > s.length - at) return false;
+      if ((this.count.get(s.substr(at, length)) as number) > 0) return true;
+    }
+    return false;
+  }
+
+  /** Does an undecided append's value end s, within its part from `from` on? */
+  endsWithOne(s: string, from: number): boolean {
+    for (const length of this.lengths) {
+      if (length > s.length - from) return false;
+      if ((this.count.get(s.slice(s.length - length)) as number) > 0) return true;
+    }
+    return false;
+  }
 }

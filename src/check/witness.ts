@@ -93,6 +93,12 @@ export interface MergeEdge {
 /** How many of the cycles met while merging are reported. */
 const CYCLES_REPORTED_MAX = 4096;
 
+export interface Merged {
+  order: number[];
+  cycles: MergeEdge[][];
+  stuck: number;
+}
+
 /**
  * One order for the whole history from one legal order per key. Each key's order is first
  * loosened to what it really fixes: the sequence of its writes, and each read between the write
@@ -103,11 +109,7 @@ const CYCLES_REPORTED_MAX = 4096;
  * first; `stuck` counts those times, and only when it is 0 does the order satisfy every
  * constraint. The caller still replays it: this builds a candidate, it does not judge it.
  */
-export function mergeKeyOrders(
-  ops: readonly HistoryOp[],
-  keyOrders: readonly (readonly number[])[],
-  issueOrder: boolean,
-): { order: number[]; cycles: MergeEdge[][]; stuck: number } {
+export function mergeKeyOrders(ops: readonly HistoryOp[], keyOrders: readonly (readonly number[])[], issueOrder: boolean): Merged {
   return new KeyOrderMerge(ops, keyOrders, issueOrder).run();
 }
 
