@@ -52,38 +52,55 @@ export function analyzeSources(p: Prepared, model: Model): Sources {
 
   const { source, unwritten } = findSources(p, out);
   const sure = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (p.status[i] === OK) sure[i] = 1;
+  for (let r = 0; r < n; r++) if ((source[r] as number) >= 0) sure[source[r] as number] = 1;
+  // mdl, right to left along each lane: an unknown operation whose run holds one in every
+  // witness cannot be left out.
+  for (let c = 0; closures !== null && c < p.clients.length; c++) {
+    for (let i = (p.laneEnd[c] as number) - 1; i >= (p.laneStart[c] as number); i--) {
+      if (p.status[i] !== UNKNOWN || out[i] === 1 || sure[i] === 1) continue;
+      for (let k = i + 1; k < (closures.skipEnd[i] as number); k++) if (sure[k] === 1) sure[i] = 1;
+    }
+  }
+  return { out, suffixBreach, source, unwritten, sure, due: dueTimes(p, sure, source, closures !== null) };
+}
+
+/**
+ * When each operation that is in every witness is due: the earliest return among the ok
+ * operations it must precede. It precedes itself, the reads that only it can satisfy, and (mdl)
+ * the later operations of its client that are in every witness; and, through them, whatever they
+ * precede. So a due time passes backwards along those edges until nothing changes.
+ */
+function dueTimes(p: Prepared, sure: Uint8Array, source: Int32Array, issueOrder: boolean): Float64Array {
+  const n = p.n;
   const due = new Float64Array(n).fill(Infinity);
+  /** The previous operation of the same client that is in every witness, or -1. */
+  const previousSure = new Int32Array(n).fill(-1);
+  for (let c = 0; issueOrder && c < p.clients.length; c++) {
+    let previous = -1;
+    for (let i = p.laneStart[c] as number; i < (p.laneEnd[c] as number); i++) {
+      previousSure[i] = previous;
+      if (sure[i] === 1) previous = i;
+    }
+  }
+  const work: number[] = [];
   for (let i = 0; i < n; i++) {
-    if (p.status[i] === OK) {
-      sure[i] = 1;
-      due[i] = p.ret[i] as number;
-    }
+    if (p.status[i] !== OK) continue;
+    due[i] = p.ret[i] as number;
+    work.push(i);
   }
-  for (let r = 0; r < n; r++) {
-    const w = source[r] as number;
-    if (w < 0) continue;
-    sure[w] = 1;
-    due[w] = Math.min(due[w] as number, p.ret[r] as number);
+  const lower = (j: number, d: number) => {
+    if (j < 0 || (due[j] as number) <= d) return;
+    due[j] = d;
+    work.push(j);
+  };
+  while (work.length > 0) {
+    const v = work.pop() as number;
+    const d = due[v] as number;
+    lower(source[v] as number, d);
+    lower(previousSure[v] as number, d);
   }
-  if (closures !== null) {
-    // Right to left along each lane: an unknown operation whose run holds one in every witness
-    // cannot be left out; and each operation precedes everything its client issued later.
-    for (let c = 0; c < p.clients.length; c++) {
-      const start = p.laneStart[c] as number;
-      const end = p.laneEnd[c] as number;
-      let laterDue = Infinity;
-      for (let i = end - 1; i >= start; i--) {
-        if (p.status[i] === UNKNOWN && out[i] === 0 && sure[i] === 0) {
-          for (let k = i + 1; k < (closures.skipEnd[i] as number); k++) if (sure[k] === 1) sure[i] = 1;
-        }
-        if (sure[i] === 1) {
-          due[i] = Math.min(due[i] as number, laterDue);
-          laterDue = due[i] as number;
-        }
-      }
-    }
-  }
-  return { out, suffixBreach, source, unwritten, sure, due };
+  return due;
 }
 
 /** From failed op f to ok op `ok` in its run: each link is the earliest op still outstanding when the next was issued. */
