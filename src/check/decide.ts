@@ -56,7 +56,7 @@ export function decide(ops: readonly HistoryOp[], model: Model, budget: Budget):
   // search of the whole history, trying its choices in that order, usually finds a witness near
   // it at once. Only when it does not within a part of the budget are the keys' orders repaired
   // (which proves nothing by itself but gives the final search a better guess).
-  const early = search(whole, 'mdl', { ...budget, deadlineMs: share(budget, EARLY_SEARCH_SHARE) }, { rank: guessRanks(ops, merged.order) });
+  const early = search(whole, 'mdl', { ...budget, deadlineMs: share(budget, EARLY_SEARCH_SHARE) }, { rank: guessRanks(ops, merged.order), guided: true });
   if (early.kind !== 'unknown') return wholeDecision(whole, early);
   const repaired = repairKeyOrders(ops, keys, merged, { ...budget, deadlineMs: share(budget, REPAIR_SHARE) }, { sure, due, rank });
   if (repaired.witness !== null) return { kind: 'ok', order: repaired.witness };
@@ -97,7 +97,7 @@ const JOINT_ATTEMPT_MS = 1000;
  * guess; the key keeps the rest of its order, and its reversals accumulate. When no single key
  * can, the cycle's keys are searched together under issue order, and what that decides for the
  * cycle's edges is pinned so that later reversals do not undo it. Returns a replayed witness, or
- * null with the last merged order (a guess for the search) when this does not get there.
+ * null with the best merged order (fewest cycles) (a guess for the search) when this does not get there.
  */
 function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, first: Merged, budget: Budget, hints: SearchHints): { witness: number[] | null; guess: number[] } {
   const earliest = hints.rank as Float64Array;
@@ -109,7 +109,7 @@ function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, first: Merg
   // A repaired key keeps the rest of its order: its search prefers the order it had.
   const previous = new Float64Array(ops.length);
   let merged = first;
-  let best = merged.stuck;
+  let best = merged;
   let sinceBest = 0;
   for (let round = 0; round < REPAIR_ROUNDS_MAX && merged.stuck > 0 && sinceBest < REPAIR_STALL_ROUNDS && performance.now() < budget.deadlineMs; round++) {
     const position = new Float64Array(ops.length);
@@ -122,11 +122,11 @@ function repairKeyOrders(ops: readonly HistoryOp[], keys: KeyOrders, first: Merg
     }
     if (!changed) break;
     merged = mergeKeyOrders(ops, [...keys.orders.values()], true);
-    sinceBest = merged.stuck < best ? 0 : sinceBest + 1;
-    best = Math.min(best, merged.stuck);
+    sinceBest = merged.stuck < best.stuck ? 0 : sinceBest + 1;
+    if (merged.stuck < best.stuck) best = merged;
   }
-  const witness = merged.stuck === 0 && witnessProblem(ops, 'mdl', merged.order) === null ? merged.order : null;
-  return { witness, guess: merged.order };
+  const witness = best.stuck === 0 && witnessProblem(ops, 'mdl', best.order) === null ? best.order : null;
+  return { witness, guess: best.order };
 
   function solveKey(key: string, imposed: { pair: readonly [number, number]; pinned: boolean }[]): boolean {
     const p = keys.prepared.get(key) as Prepared;

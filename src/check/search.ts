@@ -79,6 +79,15 @@ export interface SearchHints {
    * guesses, not facts: a violation found under them proves nothing about the history.
    */
   precedes?: readonly (readonly [number, number])[];
+  /**
+   * Guided, and incomplete: when the search stalls (see STALL_NODES), it jumps back to the last
+   * decision that changed the key of the operation it is stuck on, makes that change wait until
+   * the operation is decided, and goes on from there, leaving the rest of the abandoned subtree
+   * unexplored. So it finds witnesses that a plain depth-first search reaches
+   * only after exhausting everything below an early wrong guess, but it can never prove that no
+   * witness exists: it answers `ok` or `unknown`, never `violation`.
+   */
+  guided?: boolean;
 }
 
 export function search(p: Prepared, model: Model, budget: SearchBudget, hints: SearchHints = {}): SearchResult {
@@ -94,6 +103,14 @@ const CHAIN_MAX = 8;
 /** How many of a key's undecided writes that must precede a read are examined for one that would destroy its value. */
 const DESTROYERS_CHECKED = 64;
 const NODES_PER_CLOCK_CHECK = 128;
+/** How many operations one precedence walk visits at most. */
+const PRECEDENCE_VISITS_MAX = 4096;
+/** Above this many (append × read or written value) pairs on one key, its appends get no piece readers. */
+const PIECE_PAIRS_MAX = 1 << 20;
+/** Guided search: nodes without a new most-placed count before it jumps back. */
+const STALL_NODES = 4096;
+/** Guided search: how many earlier changes of the stuck operation's key it tries moving it ahead of. */
+const JUMPS_PER_OP_MAX = 8;
 
 function fmix(x: number): number {
   let h = x ^ (x >>> 16);
@@ -132,6 +149,7 @@ class Search {
   private readonly status: Uint8Array;
   private readonly key: Int32Array;
   private readonly call: Float64Array;
+  private readonly ret: Float64Array;
   private readonly writer: Uint8Array;
   /** In every witness and surely changes its key when placed: put, non-empty append, ok cas that swapped. */
   private readonly certain: Uint8Array;
@@ -214,15 +232,34 @@ class Search {
   /** The lineage currentValueSurvives follows. */
   private readonly chain = new Int32Array(CHAIN_MAX);
   /** hints.precedes: for each operation, those that must wait until it is decided; and how many each waits for. */
-  private readonly waiters: Int32Array[] | null = null;
+  private readonly waiters: number[][] | null = null;
   private readonly waitCount: Int32Array;
   // Choices of the current node, before sorting.
   private candOp: Int32Array;
   private candPrio: Float64Array;
   private candTie: Float64Array;
+  /** precedenceCycle's walk: the queue, and per operation the walk that visited it or targets it. */
+  private readonly walk: Int32Array;
+  private readonly visitedAt: Int32Array;
+  private readonly targetAt: Int32Array;
+  private walkStamp = 0;
+  private walkTail = 0;
+  private walkHorizon = 0;
+  /** mdl, for an append: the ok reads of its key whose value holds its piece when nothing else can write that piece; else null. */
+  private readonly pieceReaders: (Int32Array | null)[];
+  /** The next operation of the same client after i that is in every witness, or -1. */
+  private readonly nextSure: Int32Array;
   private readonly memo = new FingerprintSet();
   private bestOk = -1;
   private stuck: Stuck | null = null;
+  private readonly guided: boolean;
+  /** Guided search: nodes since the most-placed count last grew, and the shortest trail since. */
+  private sinceProgress = 0;
+  private lowWater = 0;
+  /** Guided search: jumps made for each stuck operation. */
+  private readonly jumps = new Map<number, number>();
+  private jumpOp = -1;
+  private jumpCulprit = -1;
 
   constructor(
     private readonly p: Prepared,
@@ -234,10 +271,12 @@ class Search {
     const keys = p.keys.length;
     const t = tablesFor(p, mdl);
     this.n = n;
+    this.guided = hints.guided === true;
     this.kind = p.kind;
     this.status = p.status;
     this.key = p.key;
     this.call = p.call;
+    this.ret = p.ret;
     this.skipEnd = t.skipEnd;
     this.sure = Uint8Array.from(t.facts.sure);
     this.due = Float64Array.from(t.facts.due);
@@ -286,24 +325,34 @@ class Search {
     }
 
     this.waitCount = new Int32Array(n);
-    if (hints.precedes !== undefined && hints.precedes.length > 0) {
+    if ((hints.precedes !== undefined && hints.precedes.length > 0) || this.guided) {
       const local = new Map<number, number>();
       for (let i = 0; i < n; i++) local.set(p.source[i] as number, i);
-      const lists: number[][] = Array.from({ length: n }, () => []);
-      for (const [a, b] of hints.precedes) {
+      this.waiters = Array.from({ length: n }, () => []);
+      for (const [a, b] of hints.precedes ?? []) {
         const la = local.get(a);
         const lb = local.get(b);
-        if (la === undefined || lb === undefined) continue;
-        lists[la]?.push(lb);
-        bump(this.waitCount, lb, 1);
+        if (la !== undefined && lb !== undefined) this.impose(la, lb);
       }
-      this.waiters = lists.map((l) => Int32Array.from(l));
     }
     this.priority = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const guess = hints.rank?.[p.source[i] as number];
       if (guess !== undefined) this.priority[i] = guess;
       else this.priority[i] = mdl && i > (p.laneStart[p.lane[i] as number] as number) ? Math.max(p.call[i] as number, this.priority[i - 1] as number) : (p.call[i] as number);
+    }
+
+    this.walk = new Int32Array(n);
+    this.pieceReaders = mdl ? this.tabulatePieceReaders() : [];
+    this.visitedAt = new Int32Array(n);
+    this.targetAt = new Int32Array(n);
+    this.nextSure = new Int32Array(n).fill(-1);
+    for (let c = 0; mdl && c < p.clients.length; c++) {
+      let next = -1;
+      for (let i = (p.laneEnd[c] as number) - 1; i >= (p.laneStart[c] as number); i--) {
+        this.nextSure[i] = next;
+        if (this.sure[i] === 1) next = i;
+      }
     }
 
     this.decided = new Uint8Array(n);
@@ -395,6 +444,12 @@ class Search {
     this.d1 ^= this.z1[i] as number;
     this.d2 ^= this.z2[i] as number;
     this.d3 ^= this.z3[i] as number;
+  }
+
+  /** From now on b waits until a is decided (a is undecided now). */
+  private impose(a: number, b: number): void {
+    (this.waiters as number[][])[a]?.push(b);
+    bump(this.waitCount, b, 1);
   }
 
   private unlink(prev: Int32Array, next: Int32Array, i: number): void {
@@ -568,12 +623,16 @@ class Search {
     const writers = this.producersOf[id] as Int32Array;
     for (let k = 0; k < writers.length; k++) {
       const w = writers[k] as number;
-      if (this.decided[w] === 1) continue;
-      if (this.kind[w] === PUT) return true;
-      const e = this.expectId[w] as number;
-      if (this.valId[x] === e || (e !== this.nullId[x] && ((this.produceCount[e] as number) > 0 || this.appendCanProduce(x, e)))) return true;
+      if (this.decided[w] === 0 && this.canStillWrite(x, w)) return true;
     }
     return false;
+  }
+
+  /** Could undecided writer w of key x still change it: a put or append always, a cas only while its expected value is current or could be written again (one level deep). */
+  private canStillWrite(x: number, w: number): boolean {
+    if (this.kind[w] !== CAS) return true;
+    const e = this.expectId[w] as number;
+    return this.valId[x] === e || (e !== this.nullId[x] && ((this.produceCount[e] as number) > 0 || this.appendCanProduce(x, e)));
   }
 
   /** Could an undecided append leave x = value `id`? (Its value must end the string.) */
@@ -602,7 +661,7 @@ class Search {
     if (writers === null || writers === undefined) return false;
     for (let k = 0; k < writers.length; k++) {
       const w = writers[k] as number;
-      if (this.decided[w] === 0 && this.appendsComplete(x, s, (this.p.value[w] as string).length)) return true;
+      if (this.decided[w] === 0 && this.canStillWrite(x, w) && this.appendsComplete(x, s, (this.p.value[w] as string).length)) return true;
     }
     return false;
   }
@@ -751,6 +810,7 @@ class Search {
     for (let t = 0; t < this.touched.length; t++) {
       const x = this.touched.data[t] as number;
       if (!this.currentValueSurvives(x)) return false;
+      if (this.mdl && this.precedenceCycle(x)) return false;
       const sentinel = this.n + x;
       let r = this.rdNext[sentinel] as number;
       for (let k = 0; k < READS_CHECKED && r !== sentinel; k++, r = this.rdNext[r] as number) {
@@ -758,6 +818,130 @@ class Search {
       }
     }
     return true;
+  }
+
+  /**
+   * For each append whose piece (its value) nothing else on its key writes, neither another
+   * append nor a put or cas whose value holds it: the ok reads of values that hold the piece.
+   * Keys with more than PIECE_PAIRS_MAX (read value × append) pairs get none.
+   */
+  private tabulatePieceReaders(): (Int32Array | null)[] {
+    const p = this.p;
+    const out = new Array<Int32Array | null>(p.n).fill(null);
+    const appendsOf: number[][] = Array.from({ length: p.keys.length }, () => []);
+    const readsOf: number[][] = Array.from({ length: p.keys.length }, () => []);
+    const writtenOf: string[][] = Array.from({ length: p.keys.length }, () => []);
+    for (let i = 0; i < p.n; i++) {
+      const x = this.key[i] as number;
+      if (this.status[i] === FAIL) continue;
+      if (this.kind[i] === APPEND && (p.value[i] as string).length > 0) appendsOf[x]?.push(i);
+      else if (this.kind[i] === PUT || this.kind[i] === CAS) writtenOf[x]?.push(p.value[i] as string);
+      const need = this.needId[i] as number;
+      if (this.okRead[i] === 1 && need >= 0 && this.idStr[need] !== null) readsOf[x]?.push(i);
+    }
+    for (let x = 0; x < p.keys.length; x++) {
+      const appends = appendsOf[x] as number[];
+      const reads = readsOf[x] as number[];
+      if (appends.length === 0 || reads.length === 0 || appends.length * (reads.length + (writtenOf[x] as string[]).length) > PIECE_PAIRS_MAX) continue;
+      const pieces = new Map<string, number>();
+      for (const a of appends) pieces.set(p.value[a] as string, (pieces.get(p.value[a] as string) ?? 0) + 1);
+      for (const a of appends) {
+        const piece = p.value[a] as string;
+        if (pieces.get(piece) !== 1 || (writtenOf[x] as string[]).some((w) => w.includes(piece))) continue;
+        const found = reads.filter((r) => (this.idStr[this.needId[r] as number] as string).includes(piece));
+        if (found.length > 0) out[a] = Int32Array.from(found);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * mdl: is there a cycle through x's current value? When that value v cannot be written again,
+   * every undecided ok read of v must precede every undecided operation that surely changes x
+   * (other than itself). Such a changer must in turn precede whatever follows from it, each edge
+   * forced in every extension of this state:
+   * - the next operation of its client that is in every witness (issue order);
+   * - every operation issued after an ok one on the way returned (real time);
+   * - the reads of a value only it can still write, or of a string holding a piece only it (an
+   *   append) can still add;
+   * - when it reads the current value of another key that cannot be written again, every
+   *   operation that surely changes that key (the same rule, one key over).
+   * If that reaches a read of v, no extension is legal. This catches, as soon as a write is
+   * placed, a wrong guess that the search would otherwise find only after trying every order of
+   * the many unrelated operations placed after it. The walk does not go past operations issued
+   * after the last of v's readers returned (those follow the readers anyway) and gives up after
+   * PRECEDENCE_VISITS_MAX operations.
+   */
+  private precedenceCycle(x: number): boolean {
+    const v = this.valId[x] as number;
+    if (v < 0 || this.producible(x, v)) return false;
+    const stamp = ++this.walkStamp;
+    const readers = this.readersOf[v] as Int32Array;
+    let horizon = -Infinity;
+    let firstCall = Infinity;
+    for (let k = 0; k < readers.length; k++) {
+      const r = readers[k] as number;
+      if (this.decided[r] === 1) continue;
+      this.targetAt[r] = stamp;
+      horizon = Math.max(horizon, this.ret[r] as number);
+      firstCall = Math.min(firstCall, this.call[r] as number);
+    }
+    if (horizon === -Infinity) return false;
+    this.walkHorizon = horizon;
+    this.walkTail = 0;
+    const sentinel = this.n + x;
+    for (let m = this.cwNext[sentinel] as number; m !== sentinel; m = this.cwNext[m] as number) {
+      if ((this.call[m] as number) > horizon) continue;
+      this.visitedAt[m] = stamp;
+      this.walk[this.walkTail++] = m;
+    }
+    let minRet = Infinity;
+    for (let head = 0; head < this.walkTail && this.walkTail < PRECEDENCE_VISITS_MAX; head++) {
+      const u = this.walk[head] as number;
+      if (this.status[u] === OK && (this.ret[u] as number) < minRet) {
+        minRet = this.ret[u] as number;
+        if (minRet < firstCall && this.readerIssuedAfter(readers, minRet)) return true;
+      }
+      const next = this.nextSure[u] as number;
+      if (next >= 0 && this.reach(next, stamp)) return true;
+      const y = this.key[u] as number;
+      const c = this.valId[y] as number;
+      if (y !== x && c >= 0 && this.okRead[u] === 1 && this.needId[u] === c && !this.producible(y, c)) {
+        for (let m = this.cwNext[this.n + y] as number; m !== this.n + y; m = this.cwNext[m] as number) {
+          if (m !== u && this.reach(m, stamp)) return true;
+        }
+      }
+      if (this.kind[u] === APPEND) {
+        const pieceReaders = this.pieceReaders[u];
+        if (pieceReaders === null || pieceReaders === undefined || (this.vals[y] ?? '').includes(this.p.value[u] as string)) continue;
+        for (let k = 0; k < pieceReaders.length; k++) if (this.reach(pieceReaders[k] as number, stamp)) return true;
+        continue;
+      }
+      const w = this.writeId[u] as number;
+      if (this.writer[u] === 0 || w < 0 || c === w || this.produceCount[w] !== 1 || this.appendCanProduce(y, w)) continue;
+      const dependents = this.readersOf[w] as Int32Array;
+      for (let k = 0; k < dependents.length; k++) if (this.reach(dependents[k] as number, stamp)) return true;
+    }
+    return false;
+  }
+
+  /** One edge of precedenceCycle's walk, to undecided operation j: true when j is a read of the value it is about. */
+  private reach(j: number, stamp: number): boolean {
+    if (this.decided[j] === 1) return false;
+    if (this.targetAt[j] === stamp) return true;
+    if (this.visitedAt[j] === stamp || (this.call[j] as number) > this.walkHorizon) return false;
+    this.visitedAt[j] = stamp;
+    this.walk[this.walkTail++] = j;
+    return false;
+  }
+
+  /** Was an undecided read among `readers` issued after `at`? */
+  private readerIssuedAfter(readers: Int32Array, at: number): boolean {
+    for (let k = 0; k < readers.length; k++) {
+      const r = readers[k] as number;
+      if (this.decided[r] === 0 && (this.call[r] as number) > at) return true;
+    }
+    return false;
   }
 
   private bound(): number {
@@ -895,6 +1079,8 @@ class Search {
     const placed = this.okTotal - this.okLeft;
     if (placed <= this.bestOk) return;
     this.bestOk = placed;
+    this.sinceProgress = 0;
+    this.lowWater = this.trOp.length;
     const m = this.dueNext[this.n] as number;
     if (m === this.n) return;
     let waitsFor = -1;
@@ -904,6 +1090,35 @@ class Search {
       }
     }
     this.stuck = { okPlaced: placed, okTotal: this.okTotal, op: m, value: this.vals[this.key[m] as number] as string | null, waitsFor };
+  }
+
+  /**
+   * Guided search, stalled: the operation it got stuck on when it had placed the most (the
+   * unplaced ok one due first, or the earlier operation of its client that holds it back) is
+   * usually blocked by a change of its key decided too early, below everything the search has
+   * revisited since. Picks the k-th latest such change (k counts earlier jumps for the
+   * operation) to wait for it, and returns the node that decided the change, or -1.
+   */
+  private jumpTarget(frameTrail: IntStack): number {
+    if (this.stuck === null) return -1;
+    const m = this.stuck.waitsFor >= 0 ? this.stuck.waitsFor : this.stuck.op;
+    const made = this.jumps.get(m) ?? 0;
+    if (made >= JUMPS_PER_OP_MAX) return -1;
+    const x = this.key[m] as number;
+    let skipped = 0;
+    let t = Math.min(this.lowWater, this.trOp.length) - 1;
+    for (; t >= 0; t--) {
+      const i = this.trOp.data[t] as number;
+      if (this.trKind.data[t] === PLACE && this.trChanged.data[t] === 1 && this.key[i] === x && skipped++ === made) break;
+    }
+    if (t < 0) return -1;
+    this.jumps.set(m, made + 1);
+    let frame = frameTrail.length - 1;
+    while (frame >= 0 && (frameTrail.data[frame] as number) > t) frame--;
+    if (frame < 0) return -1;
+    this.jumpOp = m;
+    this.jumpCulprit = this.trOp.data[t] as number;
+    return frame;
   }
 
   private order(): number[] {
@@ -939,12 +1154,30 @@ class Search {
           frameNext.push(start);
         }
       }
+      if (this.guided && ++this.sinceProgress > STALL_NODES) {
+        const frame = this.jumpTarget(frameTrail);
+        if (frame >= 0) {
+          frameTrail.length = frameStart.length = frameNext.length = frame + 1;
+          while (this.trOp.length > (frameTrail.data[frame] as number)) this.undoLast();
+          this.impose(this.jumpOp, this.jumpCulprit);
+          choices.length = frameStart.data[frame] as number;
+          this.pushChoices(choices);
+          frameNext.data[frame] = frameStart.data[frame] as number;
+          this.bestOk = this.okTotal - this.okLeft;
+          this.sinceProgress = 0;
+          this.lowWater = this.trOp.length;
+        }
+      }
       // Take the next choice of the deepest node that has one left, undoing what lies below it.
       for (;;) {
         const top = frameTrail.length - 1;
-        if (top < 0) return { kind: 'violation', stuck: this.stuck };
+        if (top < 0) {
+          if (this.guided) return { kind: 'unknown', reason: 'the guided search ran out of choices', states: this.memo.size, stuck: this.stuck };
+          return { kind: 'violation', stuck: this.stuck };
+        }
         const mark = frameTrail.data[top] as number;
         while (this.trOp.length > mark) this.undoLast();
+        if (mark < this.lowWater) this.lowWater = mark;
         const next = frameNext.data[top] as number;
         if (next < choices.length) {
           frameNext.data[top] = next + 1;
