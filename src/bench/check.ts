@@ -113,30 +113,36 @@ function newOp(rng: Rng, client: string, seq: number, key: string, call: number,
 }
 
 /**
- * Plants a stale read: an ok get, about `at` of the way through the order, whose key was
- * overwritten by an operation that returned before the get was issued now returns the value
- * from before that write. Every checker must reject the result. Returns the get's index.
+ * Plants a stale read: an ok get, about `at` of the way through the order, now returns the
+ * value its key held before the last write W it saw, where W returned before the get was issued
+ * and the write of that older value returned before W was issued. Real time then fixes the order
+ * of the two writes and the get, and no order can explain the result (values are unique), so
+ * every checker must reject it. Returns the get's index.
  */
 export function plantStaleRead(history: SimulatedHistory, at: number): number {
   const { ops, order } = history;
-  const kv = new Map<string, { value: string | null; writer: number; previous: string | null }>();
+  interface KeyState {
+    value: string | null;
+    writer: number;
+    previous: string | null;
+    previousWriter: number;
+  }
+  const kv = new Map<string, KeyState>();
+  const okAndBefore = (a: number, b: HistoryOp) => a >= 0 && (ops[a] as HistoryOp).status === 'ok' && ((ops[a] as HistoryOp).ret as number) < b.call;
   for (let k = 0; k < order.length; k++) {
     const i = order[k] as number;
     const op = ops[i] as HistoryOp;
-    const state = kv.get(op.key) ?? { value: null, writer: -1, previous: null };
-    if (op.op === 'get' && op.status === 'ok' && k >= order.length * at && state.writer >= 0) {
-      const writer = ops[state.writer] as HistoryOp;
-      if (writer.status === 'ok' && (writer.ret as number) < op.call && state.previous !== state.value) {
-        op.output = state.previous;
-        return i;
-      }
+    const state = kv.get(op.key) ?? { value: null, writer: -1, previous: null, previousWriter: -1 };
+    if (op.op === 'get' && op.status === 'ok' && k >= order.length * at && okAndBefore(state.writer, op) && okAndBefore(state.previousWriter, ops[state.writer] as HistoryOp)) {
+      op.output = state.previous;
+      return i;
     }
     const before = state.value;
     let after = before;
     if (op.op === 'put') after = op.value as string;
     if (op.op === 'append') after = (before ?? '') + (op.value as string);
     if (op.op === 'cas' && before === op.expect) after = op.value as string;
-    if (after !== before) kv.set(op.key, { value: after, writer: i, previous: before });
+    if (after !== before) kv.set(op.key, { value: after, writer: i, previous: before, previousWriter: state.writer });
   }
   throw new Error('no get to plant a stale read on');
 }
@@ -194,13 +200,21 @@ interface Case {
   plant: boolean;
 }
 
-const CASES: readonly Case[] = [
-  { name: '10k', shape: { ops: 10_000, clients: 16, outstandingMax: 16, keys: 256, seed: 1, outageRate: 0.003 }, plant: true },
-  { name: '100k', shape: { ops: 100_000, clients: 64, outstandingMax: 16, keys: 256, seed: 1, outageRate: 0.003 }, plant: true },
-];
+/** The shapes the issue names: 10,000 and 100,000 operations, from 16 and 64 clients, 16 outstanding each. */
+function cases(keys: number): Case[] {
+  const out: Case[] = [];
+  for (const ops of [10_000, 100_000]) {
+    for (const clients of [16, 64]) {
+      out.push({ name: `${ops / 1000}k-${clients}c`, shape: { ops, clients, outstandingMax: 16, keys, seed: 1, outageRate: 0.003 }, plant: true });
+    }
+  }
+  return out;
+}
+
+const KEYS_DEFAULT = 256;
 
 function usage(): never {
-  throw new Error('usage: bench check [--timeout SECONDS] [--only 10k|100k]');
+  throw new Error('usage: bench check [--timeout SECONDS] [--keys N] [--only 10k-16c|10k-64c|100k-16c|100k-64c]');
 }
 
 /**
@@ -210,22 +224,25 @@ function usage(): never {
  */
 export async function benchCheck(args: string[]): Promise<void> {
   let timeoutSeconds = 120;
+  let keys = KEYS_DEFAULT;
   let only: string | null = null;
   for (let k = 0; k < args.length; k += 2) {
     const flag = args[k];
     const value = args[k + 1];
     if (value === undefined) usage();
     if (flag === '--timeout') timeoutSeconds = Number(value);
+    else if (flag === '--keys') keys = Number(value);
     else if (flag === '--only') only = value;
     else usage();
   }
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) usage();
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || !Number.isInteger(keys) || keys < 1) usage();
+  console.log(`# histories on ${keys} keys; every check has ${timeoutSeconds} s`);
   const dir = mkdtempSync(join(tmpdir(), 'mdlin-bench-check-'));
   try {
     const header = ['history', 'ops', 'clients', 'model', 'verdict', 'parse s', 'check s', 'peak RSS MiB', 'detail'];
-    const print = (row: string[]) => console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(i === 0 ? 14 : 9))).join(' '));
+    const print = (row: string[]) => console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(i === 0 ? 16 : 9))).join(' '));
     print(header);
-    for (const c of CASES) {
+    for (const c of cases(keys)) {
       if (only !== null && c.name !== only) continue;
       const history = simulateHistory(c.shape);
       const variants: [string, HistoryOp[]][] = [[c.name, history.ops]];

@@ -91,10 +91,11 @@ addBenchCommand(program, 'matrix');
 program
   .command('check')
   .description('time and memory of the history checkers on large simulated histories, valid and with a planted stale read')
-  .option('--timeout <s>', 'seconds per check before its verdict is unknown')
-  .option('--only <name>', 'one case: 10k or 100k')
-  .action(async (o: { timeout?: string; only?: string }) => {
-    await benchCheck([...(o.timeout === undefined ? [] : ['--timeout', o.timeout]), ...(o.only === undefined ? [] : ['--only', o.only])]);
+  .option('--timeout <s>', 'seconds per check before its verdict is unknown', '120')
+  .option('--keys <n>', 'size of the key space of every history', '256')
+  .option('--only <name>', 'one case: 10k-16c, 10k-64c, 100k-16c or 100k-64c')
+  .action(async (o: { timeout: string; keys: string; only?: string }) => {
+    await benchCheck(['--timeout', o.timeout, '--keys', o.keys, ...(o.only === undefined ? [] : ['--only', o.only])]);
   });
 
 program
