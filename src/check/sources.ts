@@ -13,6 +13,12 @@ export interface Sources {
   readonly suffixBreach: number[] | null;
   /** For each ok read of a present value, the only operation that may have written it, or -1. */
   readonly source: Int32Array;
+  /**
+   * For each ok read of a value that nothing writes whole but appends build on a prefix: the only
+   * put or cas whose value can be that prefix (when appends alone cannot build it from absent
+   * either), or -1. It precedes the read, and the appends whose pieces follow the prefix.
+   */
+  readonly base: Int32Array;
   /** An ok read whose value no operation that may have taken effect writes, with the ones that write it but are out; or null. */
   readonly unwritten: { read: number; leftOut: number[] } | null;
   /** In every witness: ok operations, unknown ones that are the only source of a value read, and (mdl) unknown ones whose run holds such an operation. */
@@ -51,9 +57,13 @@ export function analyzeSources(p: Prepared, model: Model): Sources {
   }
 
   const { source, unwritten } = findSources(p, out);
+  const base = findBases(p, out, source);
   const sure = new Uint8Array(n);
   for (let i = 0; i < n; i++) if (p.status[i] === OK) sure[i] = 1;
-  for (let r = 0; r < n; r++) if ((source[r] as number) >= 0) sure[source[r] as number] = 1;
+  for (let r = 0; r < n; r++) {
+    if ((source[r] as number) >= 0) sure[source[r] as number] = 1;
+    if ((base[r] as number) >= 0) sure[base[r] as number] = 1;
+  }
   // mdl, right to left along each lane: an unknown operation whose run holds one in every
   // witness cannot be left out.
   for (let c = 0; closures !== null && c < p.clients.length; c++) {
@@ -62,7 +72,7 @@ export function analyzeSources(p: Prepared, model: Model): Sources {
       for (let k = i + 1; k < (closures.skipEnd[i] as number); k++) if (sure[k] === 1) sure[i] = 1;
     }
   }
-  return { out, suffixBreach, source, unwritten, sure, due: dueTimes(p, sure, source, closures !== null) };
+  return { out, suffixBreach, source, base, unwritten, sure, due: dueTimes(p, sure, [source, base], closures !== null) };
 }
 
 /**
@@ -71,7 +81,7 @@ export function analyzeSources(p: Prepared, model: Model): Sources {
  * the later operations of its client that are in every witness; and, through them, whatever they
  * precede. So a due time passes backwards along those edges until nothing changes.
  */
-function dueTimes(p: Prepared, sure: Uint8Array, source: Int32Array, issueOrder: boolean): Float64Array {
+function dueTimes(p: Prepared, sure: Uint8Array, sources: readonly Int32Array[], issueOrder: boolean): Float64Array {
   const n = p.n;
   const due = new Float64Array(n).fill(Infinity);
   /** The previous operation of the same client that is in every witness, or -1. */
@@ -97,7 +107,7 @@ function dueTimes(p: Prepared, sure: Uint8Array, source: Int32Array, issueOrder:
   while (work.length > 0) {
     const v = work.pop() as number;
     const d = due[v] as number;
-    lower(source[v] as number, d);
+    for (const source of sources) lower(source[v] as number, d);
     lower(previousSure[v] as number, d);
   }
   return due;
@@ -113,6 +123,73 @@ function breachChain(p: Prepared, f: number, ok: number): number[] {
     cur = c;
   }
   return chain.reverse();
+}
+
+/**
+ * Unique bases (see Sources.base). A read of s can come from a put or cas writing a proper prefix
+ * of s followed by appends whose values tile the rest, or from appends alone; when exactly one
+ * operation can be that put or cas and appends alone cannot, it is the base. Keys with more than
+ * APPEND_PAIRS_MAX (read value × append) pairs are left alone.
+ */
+function findBases(p: Prepared, out: Uint8Array, source: Int32Array): Int32Array {
+  const keys = p.keys.length;
+  const base = new Int32Array(p.n).fill(-1);
+  const writersOf: Map<string, number[]>[] = Array.from({ length: keys }, () => new Map());
+  const pieces: Set<string>[] = Array.from({ length: keys }, () => new Set());
+  const appends = new Int32Array(keys);
+  for (let k = 0; k < p.n; k++) {
+    if (out[k] === 1 || p.kind[k] === GET || (p.kind[k] === CAS && p.status[k] === OK && p.output[k] === false)) continue;
+    const x = p.key[k] as number;
+    const v = p.value[k] as string;
+    if (p.kind[k] === APPEND) {
+      if (v.length > 0) pieces[x]?.add(v);
+      bump(appends, x);
+      continue;
+    }
+    const m = writersOf[x] as Map<string, number[]>;
+    m.set(v, [...(m.get(v) ?? []), k]);
+  }
+  const reads = new Int32Array(keys);
+  for (let r = 0; r < p.n; r++) if (readValue(p, r) !== null) bump(reads, p.key[r] as number);
+  for (let r = 0; r < p.n; r++) {
+    const s = readValue(p, r);
+    const x = p.key[r] as number;
+    if (s === null || (source[r] as number) >= 0 || (appends[x] as number) * (reads[x] as number) > APPEND_PAIRS_MAX) continue;
+    const writers = writersOf[x] as Map<string, number[]>;
+    if (writers.has(s)) continue;
+    const tiles = tileableFrom(s, pieces[x] as Set<string>);
+    if (tiles(0)) continue;
+    let only = -1;
+    let count = 0;
+    for (let length = 1; length < s.length && count < 2; length++) {
+      const found = writers.get(s.slice(0, length));
+      if (found === undefined || !tiles(length)) continue;
+      count += found.filter((w) => w !== r).length;
+      only = found.find((w) => w !== r) ?? only;
+    }
+    if (count === 1) base[r] = only;
+  }
+  return base;
+}
+
+/** For each position of s, whether the part from there on is a concatenation of values in `pieces`. */
+function tileableFrom(s: string, pieces: Set<string>): (from: number) => boolean {
+  const lengths = [...new Set([...pieces].map((v) => v.length))];
+  const ok = new Uint8Array(s.length + 1);
+  ok[s.length] = 1;
+  for (let from = s.length - 1; from >= 0; from--) {
+    for (const length of lengths) {
+      if (from + length <= s.length && ok[from + length] === 1 && pieces.has(s.slice(from, from + length))) {
+        ok[from] = 1;
+        break;
+      }
+    }
+  }
+  return (from) => ok[from] === 1;
+}
+
+function bump(counts: Int32Array, i: number): void {
+  counts[i] = (counts[i] as number) + 1;
 }
 
 /** Reads-from: for each ok read of a present value, who may have written it. */
