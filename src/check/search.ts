@@ -179,6 +179,7 @@ class Search {
   private readonly idH2: number[];
   private readonly nullId: Int32Array;
   private readonly producersOf: Int32Array[];
+  private readonly appendsOfKey: Int32Array[];
   private readonly readersOf: Int32Array[];
   private readonly prefixWriters: (Int32Array | null)[];
   private readonly prefixReaders: (Int32Array | null)[];
@@ -247,6 +248,8 @@ class Search {
   private walkHorizon = 0;
   /** mdl, for an append: the ok reads of its key whose value holds its piece when nothing else can write that piece; else null. */
   private readonly pieceReaders: (Int32Array | null)[];
+  /** mdl, for a put or cas that is the only base of some reads (Sources.base): those reads, and the appends whose pieces follow it there; else null. */
+  private readonly baseFollowers: (Int32Array | null)[];
   /** The next operation of the same client after i that is in every witness, or -1. */
   private readonly nextSure: Int32Array;
   private readonly memo = new FingerprintSet();
@@ -302,6 +305,7 @@ class Search {
     this.idH2 = t.idH2;
     this.nullId = t.nullId;
     this.producersOf = t.producersOf;
+    this.appendsOfKey = t.appendsOfKey;
     this.readersOf = t.readersOf;
     this.prefixWriters = t.prefixWriters;
     this.prefixUntracked = t.prefixUntracked;
@@ -344,6 +348,7 @@ class Search {
 
     this.walk = new Int32Array(n);
     this.pieceReaders = mdl ? this.tabulatePieceReaders() : [];
+    this.baseFollowers = mdl ? this.tabulateBaseFollowers(t.facts.base) : [];
     this.visitedAt = new Int32Array(n);
     this.targetAt = new Int32Array(n);
     this.nextSure = new Int32Array(n).fill(-1);
@@ -855,6 +860,33 @@ class Search {
     return out;
   }
 
+  /** See baseFollowers. An append follows a base when its piece, which nothing else writes, lies beyond the base in a read value. */
+  private tabulateBaseFollowers(base: Int32Array): (Int32Array | null)[] {
+    const p = this.p;
+    const lists = new Map<number, Set<number>>();
+    const pieceCount = new Map<string, number>();
+    for (let a = 0; a < p.n; a++) {
+      if (this.kind[a] === APPEND && this.status[a] !== FAIL) pieceCount.set(`${this.key[a]}:${p.value[a]}`, (pieceCount.get(`${this.key[a]}:${p.value[a]}`) ?? 0) + 1);
+    }
+    for (let r = 0; r < p.n; r++) {
+      const w = base[r] as number;
+      if (w < 0) continue;
+      const x = this.key[r] as number;
+      const s = this.idStr[this.needId[r] as number] as string;
+      const from = (p.value[w] as string).length;
+      const list = lists.get(w) ?? new Set<number>();
+      list.add(r);
+      for (const a of this.appendsOfKey[x] as Int32Array) {
+        const piece = p.value[a] as string;
+        if (this.status[a] !== FAIL && piece.length > 0 && pieceCount.get(`${x}:${piece}`) === 1 && s.indexOf(piece, from) >= 0) list.add(a);
+      }
+      lists.set(w, list);
+    }
+    const out = new Array<Int32Array | null>(p.n).fill(null);
+    for (const [w, list] of lists) out[w] = Int32Array.from(list);
+    return out;
+  }
+
   /**
    * mdl: is there a cycle through x's current value? When that value v cannot be written again,
    * every undecided ok read of v must precede every undecided operation that surely changes x
@@ -863,7 +895,8 @@ class Search {
    * - the next operation of its client that is in every witness (issue order);
    * - every operation issued after an ok one on the way returned (real time);
    * - the reads of a value only it can still write, or of a string holding a piece only it (an
-   *   append) can still add;
+   *   append) can still add, or built on it as the only base (Sources.base), with the appends
+   *   whose pieces follow it there;
    * - when it reads the current value of another key that cannot be written again, every
    *   operation that surely changes that key (the same rule, one key over).
    * If that reaches a read of v, no extension is legal. This catches, as soon as a write is
@@ -916,6 +949,10 @@ class Search {
         if (pieceReaders === null || pieceReaders === undefined || (this.vals[y] ?? '').includes(this.p.value[u] as string)) continue;
         for (let k = 0; k < pieceReaders.length; k++) if (this.reach(pieceReaders[k] as number, stamp)) return true;
         continue;
+      }
+      const followers = this.baseFollowers[u];
+      if (followers !== null && followers !== undefined) {
+        for (let k = 0; k < followers.length; k++) if (this.reach(followers[k] as number, stamp)) return true;
       }
       const w = this.writeId[u] as number;
       if (this.writer[u] === 0 || w < 0 || c === w || this.produceCount[w] !== 1 || this.appendCanProduce(y, w)) continue;
