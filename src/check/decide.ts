@@ -54,20 +54,32 @@ export function decide(ops: readonly HistoryOp[], model: Model, budget: Budget):
   if (merged.stuck === 0 && witnessProblem(ops, 'mdl', merged.order) === null) return { kind: 'ok', order: merged.order };
   // A merged order that does not fit is still a good guess of where each operation goes, and the
   // search of the whole history, trying its choices in that order, usually finds a witness near
-  // it at once. Only when it does not within a part of the budget are the keys' orders repaired
-  // (which proves nothing by itself but gives the final search a better guess).
-  const early = search(whole, 'mdl', { ...budget, deadlineMs: share(budget, EARLY_SEARCH_SHARE) }, { rank: guessRanks(ops, merged.order), guided: true });
+  // it at once. When it does not within about the time a search without backtracking takes, the
+  // keys' orders are repaired (which proves nothing by itself but gives a better guess), and the
+  // search tries again from that guess, guided, then exhaustively with what is left.
+  const early = search(whole, 'mdl', { ...budget, deadlineMs: quickDeadline(budget, whole.n) }, { rank: guessRanks(ops, merged.order), guided: true });
   if (early.kind !== 'unknown') return wholeDecision(whole, early);
   const repaired = repairKeyOrders(ops, keys, merged, { ...budget, deadlineMs: share(budget, REPAIR_SHARE) }, { sure, due, rank });
   if (repaired.witness !== null) return { kind: 'ok', order: repaired.witness };
-  const result = search(whole, 'mdl', budget, { rank: guessRanks(ops, repaired.guess) });
+  const guess = guessRanks(ops, repaired.guess);
+  const guided = search(whole, 'mdl', { ...budget, deadlineMs: share(budget, GUIDED_SHARE) }, { rank: guess, guided: true });
+  if (guided.kind !== 'unknown') return wholeDecision(whole, guided);
+  const result = search(whole, 'mdl', budget, { rank: guess });
   if (result.kind !== 'unknown') return wholeDecision(whole, result);
   return { kind: 'unknown', reason: `${result.reason} after exploring ${result.states} states` };
 }
 
-/** The parts of what is left of the budget that the first search of the whole history, then repairs, may use. */
+/** The parts of what is left of the budget that the first search of the whole history, repairs, and the guided search after them may use. */
 const EARLY_SEARCH_SHARE = 0.25;
 const REPAIR_SHARE = 0.5;
+const GUIDED_SHARE = 0.5;
+/** The first search's time beyond a fixed second, per operation: a search that needs no backtracking takes a few µs per operation. */
+const EARLY_SEARCH_MS_PER_OP = 0.03;
+
+/** The first search's deadline: about what a search without backtracking needs, within EARLY_SEARCH_SHARE of the budget. */
+function quickDeadline(budget: Budget, n: number): number {
+  return Math.min(share(budget, EARLY_SEARCH_SHARE), performance.now() + 1000 + n * EARLY_SEARCH_MS_PER_OP);
+}
 
 /** A deadline `fraction` of the way from now to the budget's. */
 function share(budget: Budget, fraction: number): number {
