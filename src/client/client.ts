@@ -164,6 +164,8 @@ class Client implements KvClient {
   private readonly leaderBallots: number[];
   private refreshing = false;
   private closed = false;
+  /** A `flush` of the core is due once the current synchronous run ends. */
+  private flushQueued = false;
 
   constructor(
     readonly clientId: string,
@@ -262,8 +264,14 @@ class Client implements KvClient {
   }
 
   private onReply(from: ReplicaAddr, msg: ClientWireMessage): void {
-    if (this.closed || msg.type !== 'reply') return;
-    if (msg.status === 'not_leader' && msg.leader < 0) this.refreshMap();
+    if (this.closed) return;
+    if (msg.type === 'reply') {
+      if (msg.status === 'not_leader' && msg.leader < 0) this.refreshMap();
+    } else if (msg.type === 'replies') {
+      if (msg.replies.some((r) => r.status === 'not_leader' && r.leader < 0)) this.refreshMap();
+    } else {
+      return;
+    }
     this.carryOut(this.session.step(from, msg));
     this.settle();
   }
@@ -318,8 +326,19 @@ class Client implements KvClient {
 
   // ---------------------------------------------------------------- network
 
+  /**
+   * Carries out the core's outputs, and has it flush once the current synchronous run (and the
+   * microtasks it queued) ends: the requests of every call made meanwhile then leave together.
+   */
   private carryOut(outputs: Output<SessionMessage, never>[]): void {
     for (const out of outputs) if (out.type === 'send') this.send(out.to, out.msg);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      if (this.closed) return;
+      for (const out of this.session.flush()) if (out.type === 'send') this.send(out.to, out.msg);
+    });
   }
 
   private send(to: Address, msg: SessionMessage): void {

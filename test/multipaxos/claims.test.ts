@@ -152,6 +152,22 @@ describe('multipaxos › claims', () => {
     assert.equal(r0.machine.kv.size, 7);
   });
 
+  it('a requests message is taken command by command, and one client\'s replies from one step leave as one replies message', () => {
+    const { net } = cluster();
+    const r0 = electZero(net);
+    const cmds = [put('a', 0, 'k0', 'v'), put('b', 0, 'k1', 'v'), get('a', 1, 'k1')];
+    net.take(0, r0.step(C('a'), { type: 'requests', cmds }));
+    net.take(0, r0.flush());
+    const accepts = net.queue.filter((d) => d.msg.type === 'accept' && d.to.kind === 'replica' && d.to.replica === 1);
+    assert.deepEqual(accepts.map((d) => (d.msg.type === 'accept' ? d.msg.value : [])), [cmds], 'one slot holds the batch');
+    net.run();
+    const toA = net.toClients.filter((d) => d.to.kind === 'client' && d.to.client === 'a').map((d) => d.msg);
+    assert.deepEqual(toA, [
+      { type: 'replies', replies: [{ seq: 0, status: 'ok', output: null, leader: 0 }, { seq: 1, status: 'ok', output: 'v', leader: 0 }] },
+    ]);
+    assert.deepEqual(net.repliesFor('b'), [{ type: 'reply', seq: 0, status: 'ok', output: null, leader: 0 }]);
+  });
+
   it('a retried command executes once and the retry gets the first result', () => {
     const { net } = cluster();
     const r0 = electZero(net);

@@ -12,13 +12,14 @@
  *   unknown) and a coordination request goes to the predecessor's shard; results are delivered
  *   strictly in issue order; a definite failure fails every later operation issued while it was
  *   outstanding.
- * Operations beyond the window wait, in issue order.
+ * Operations beyond the window wait, in issue order. In `single` and `pipeline` modes the requests
+ * sent to one replica before the host's next `flush` leave together in one `requests` message.
  */
 import { assert } from '../common/assert.js';
 import type { ClientCore, Completion, Output, Sender } from '../common/core.js';
 import { replicaAddr } from '../common/core.js';
 import type { Command, OpInput } from '../common/kv.js';
-import type { ClientMessage, Reply } from '../common/messages.js';
+import { batches, type ClientMessage, type ReplyItem } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { shardOf } from '../common/shardmap.js';
 
@@ -58,6 +59,8 @@ interface OpState {
   result: Completion | null;
 }
 
+const commandChars = (c: Command): number => c.client.length + c.key.length + (c.value?.length ?? 0) + (c.expect?.length ?? 0);
+
 export class ClientSession implements ClientCore<SessionMessage> {
   private readonly out = new Outbox<SessionMessage, never>();
   private nextSeq = 0;
@@ -72,6 +75,8 @@ export class ClientSession implements ClientCore<SessionMessage> {
   private completions: Completion[] = [];
   /** MDL: the last delivered operation, while its outcome is unknown (it may still take effect). */
   private lastUnknown: { seq: number; shard: number } | null = null;
+  /** Requests waiting for `flush`, per replica (`shard * replicasPerShard + replica`). */
+  private readonly outgoing = new Map<number, Command[]>();
 
   constructor(readonly config: ClientSessionConfig) {
     assert(config.shards >= 1 && config.replicasPerShard >= 1, 'a cluster has shards and replicas');
@@ -114,7 +119,10 @@ export class ClientSession implements ClientCore<SessionMessage> {
   }
 
   step(from: Sender, msg: SessionMessage) {
-    if (msg.type === 'reply' && from.kind === 'replica') this.onReply(from.shard, from.replica, msg);
+    if (from.kind === 'replica') {
+      if (msg.type === 'reply') this.onReply(from.shard, from.replica, msg);
+      else if (msg.type === 'replies') for (const r of msg.replies) this.onReply(from.shard, from.replica, r);
+    }
     return this.out.take();
   }
 
@@ -135,6 +143,16 @@ export class ClientSession implements ClientCore<SessionMessage> {
   }
 
   flush() {
+    const perShard = this.config.replicasPerShard;
+    for (const [target, cmds] of this.outgoing) {
+      const to = replicaAddr(Math.floor(target / perShard), target % perShard);
+      for (const run of batches(cmds, commandChars)) {
+        const [first] = run;
+        if (run.length === 1 && first !== undefined) this.out.send(to, { type: 'request', cmd: first });
+        else this.out.send(to, { type: 'requests', cmds: run });
+      }
+    }
+    this.outgoing.clear();
     return this.out.take();
   }
 
@@ -144,7 +162,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
     return c;
   }
 
-  private onReply(shard: number, replica: number, r: Reply): void {
+  private onReply(shard: number, replica: number, r: ReplyItem): void {
     const st = this.ops.get(r.seq);
     if (st === undefined || !st.dispatched || st.result !== null || st.shard !== shard) return;
     const seq = r.seq;
@@ -255,9 +273,14 @@ export class ClientSession implements ClientCore<SessionMessage> {
     st.target = this.leaders[st.shard] as number;
     st.sentTick = this.now;
     st.resendAt = this.now + this.config.retryTicks;
-    const to = replicaAddr(st.shard, st.target);
-    if (this.config.mode === 'mdl') this.out.send(to, { type: 'mdlRequest', cmd: st.cmd, predShard: st.predShard, predSeq: st.predSeq });
-    else this.out.send(to, { type: 'request', cmd: st.cmd });
+    if (this.config.mode === 'mdl') {
+      this.out.send(replicaAddr(st.shard, st.target), { type: 'mdlRequest', cmd: st.cmd, predShard: st.predShard, predSeq: st.predSeq });
+      return;
+    }
+    const target = st.shard * this.config.replicasPerShard + st.target;
+    const cmds = this.outgoing.get(target);
+    if (cmds === undefined) this.outgoing.set(target, [st.cmd]);
+    else cmds.push(st.cmd);
   }
 
   private rotate(st: OpState): void {

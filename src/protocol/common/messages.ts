@@ -26,14 +26,54 @@ export const COMMAND_SCHEMA = {
 export const REPLY_STATUSES = ['ok', 'not_leader', 'wrong_shard', 'busy', 'stale', 'failed', 'bad_request'] as const;
 export type ReplyStatus = (typeof REPLY_STATUSES)[number];
 
+const REPLY_SCHEMA = { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'output', leader: 'int' } as const;
+
+/**
+ * `requests` and `replies` carry many of one client's commands or results in one message: a
+ * pipelining client sends every request it issued in one turn to a leader as one `requests`, and
+ * a leader answers the commands of one client that one step completed with one `replies`. Each
+ * item means exactly what a lone `request` or `reply` would (a lone one still travels as such).
+ * Batching only saves framing and encoding per operation; it promises nothing about order.
+ */
 export const CLIENT_MESSAGES = {
   request: { code: 1, schema: { cmd: { obj: COMMAND_SCHEMA } } },
-  reply: { code: 2, schema: { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'output', leader: 'int' } },
+  reply: { code: 2, schema: REPLY_SCHEMA },
+  requests: { code: 8, schema: { cmds: { arr: { obj: COMMAND_SCHEMA } } } },
+  replies: { code: 9, schema: { replies: { arr: { obj: REPLY_SCHEMA } } } },
 } as const;
+
+/**
+ * Limits of one `requests` or `replies` message: items, and characters of the strings its items
+ * carry (at most 3 bytes each in UTF-8), which keeps it far below any frame limit. A single item
+ * larger than the budget travels alone.
+ */
+export const BATCH_ITEMS_MAX = 4096;
+export const BATCH_CHARS_MAX = 1 << 20;
+
+/** `items` cut, in order, into runs within the batch limits; `chars` measures one item. */
+export function batches<T>(items: readonly T[], chars: (item: T) => number): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let runChars = 0;
+  for (const item of items) {
+    const c = chars(item);
+    if (run.length > 0 && (run.length >= BATCH_ITEMS_MAX || runChars + c > BATCH_CHARS_MAX)) {
+      runs.push(run);
+      run = [];
+      runChars = 0;
+    }
+    run.push(item);
+    runChars += c;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
 
 export type ClientMessage = MessagesOf<typeof CLIENT_MESSAGES>;
 export type Request = Extract<ClientMessage, { type: 'request' }>;
 export type Reply = Extract<ClientMessage, { type: 'reply' }>;
+/** A reply without its `type`, as it travels inside `replies`. */
+export type ReplyItem = Extract<ClientMessage, { type: 'replies' }>['replies'][number];
 
 /**
  * Operator and test-harness messages to a replica (from a client connection): fault injection

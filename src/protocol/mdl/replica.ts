@@ -193,6 +193,9 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
       case 'request':
         if (from.kind === 'client') this.onRequest({ type: 'mdlRequest', cmd: msg.cmd, predShard: -1, predSeq: -1 });
         break;
+      case 'requests':
+        if (from.kind === 'client') for (const cmd of msg.cmds) this.onRequest({ type: 'mdlRequest', cmd, predShard: -1, predSeq: -1 });
+        break;
       case 'coordRequest':
         this.onCoordRequest(msg);
         break;
