@@ -69,7 +69,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
   /** Every operation not yet delivered, in issue order. */
   private readonly ops = new Map<number, OpState>();
   /** Operations not yet sent, in issue order, from `undispatchedHead` on. */
-  private undispatched: OpState[] = [];
+  private readonly undispatched: OpState[] = [];
   private undispatchedHead = 0;
   private inflight = 0;
   private completions: Completion[] = [];
@@ -99,7 +99,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
 
   submit(op: OpInput): { seq: number; outputs: Output<SessionMessage, never>[] } {
     const seq = this.nextSeq++;
-    const cmd: Command = { client: this.config.client, seq, ...op };
+    const cmd: Command = { client: this.config.client, seq, op: op.op, key: op.key, value: op.value, expect: op.expect };
     const st: OpState = {
       cmd,
       shard: shardOf(op.key, this.config.shards),
@@ -236,7 +236,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
       if (st.result === null) this.dispatch(st);
     }
     if (this.undispatchedHead === this.undispatched.length) {
-      this.undispatched = [];
+      this.undispatched.length = 0;
       this.undispatchedHead = 0;
     }
   }
