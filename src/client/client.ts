@@ -279,7 +279,7 @@ class Client implements KvClient {
     if (msg.type === 'reply') {
       if (msg.status === 'not_leader' && msg.leader < 0) this.refreshMap();
     } else if (msg.type === 'replies') {
-      if (msg.replies.some((r) => r.status === 'not_leader' && r.leader < 0)) this.refreshMap();
+      if (msg.statuses.some((status, i) => status === 'not_leader' && (msg.leaders[i] ?? -1) < 0)) this.refreshMap();
     } else {
       return;
     }

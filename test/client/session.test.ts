@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientSession, type DispatchMode } from '../../src/protocol/client/session.js';
 import type { Output } from '../../src/protocol/common/core.js';
-import { BATCH_CHARS_MAX, BATCH_ITEMS_MAX, batches } from '../../src/protocol/common/messages.js';
+import { BATCH_CHARS_MAX, BATCH_ITEMS_MAX, batchEnds, replyCount, type Replies } from '../../src/protocol/common/messages.js';
 import type { SessionMessage } from '../../src/protocol/client/session.js';
 
 function session(mode: DispatchMode, windowMax = 8): ClientSession {
@@ -41,13 +41,7 @@ describe('client › session batching', () => {
     const s = session('pipeline');
     for (let i = 0; i < 3; i++) s.submit(put(`k${i}`));
     s.flush();
-    s.step({ kind: 'replica', shard: 0, replica: 0 }, {
-      type: 'replies',
-      replies: [
-        { seq: 2, status: 'ok', output: null, leader: 0 },
-        { seq: 0, status: 'ok', output: null, leader: 0 },
-      ],
-    });
+    s.step({ kind: 'replica', shard: 0, replica: 0 }, { type: 'replies', seqs: [2, 0], statuses: ['ok', 'ok'], outputs: [null, null], leaders: [0, 0] });
     assert.deepEqual(s.takeCompletions().map((c) => [c.seq, c.status]), [[2, 'ok'], [0, 'ok']]);
     assert.equal(s.outstanding, 1);
   });
@@ -56,23 +50,30 @@ describe('client › session batching', () => {
     const s = session('pipeline');
     for (let i = 0; i < 2; i++) s.submit(put(`k${i}`));
     s.flush();
-    s.step({ kind: 'replica', shard: 0, replica: 0 }, {
-      type: 'replies',
-      replies: [0, 1].map((seq) => ({ seq, status: 'not_leader' as const, output: null, leader: 2 })),
-    });
+    s.step({ kind: 'replica', shard: 0, replica: 0 }, { type: 'replies', seqs: [0, 1], statuses: ['not_leader', 'not_leader'], outputs: [null, null], leaders: [2, 2] });
     const out = sends(s.flush());
     assert.equal(out.length, 1);
     assert.deepEqual(out[0]?.to, { kind: 'replica', shard: 0, replica: 2 });
     assert.ok(out[0]?.msg.type === 'requests' && out[0].msg.cmds.length === 2);
   });
+
+  it('a replies message whose columns differ in length is ignored', () => {
+    const s = session('pipeline');
+    s.submit(put('k'));
+    s.flush();
+    const malformed: Replies = { type: 'replies', seqs: [0], statuses: ['ok'], outputs: [], leaders: [0] };
+    assert.equal(replyCount(malformed), -1);
+    s.step({ kind: 'replica', shard: 0, replica: 0 }, malformed);
+    assert.deepEqual(s.takeCompletions(), []);
+    assert.equal(s.outstanding, 1);
+  });
 });
 
-describe('common › batches', () => {
+describe('common › batch limits', () => {
   it('cuts a list in order at the item limit and the character budget; an oversized item goes alone', () => {
-    const many = Array.from({ length: BATCH_ITEMS_MAX + 1 }, (_, i) => i);
-    assert.deepEqual(batches(many, () => 1).map((b) => b.length), [BATCH_ITEMS_MAX, 1]);
+    assert.deepEqual(batchEnds(BATCH_ITEMS_MAX + 1, () => 1), [BATCH_ITEMS_MAX, BATCH_ITEMS_MAX + 1]);
     const sizes = [BATCH_CHARS_MAX / 2, BATCH_CHARS_MAX / 2, 1, BATCH_CHARS_MAX * 2, 3];
-    assert.deepEqual(batches(sizes, (n) => n), [[BATCH_CHARS_MAX / 2, BATCH_CHARS_MAX / 2], [1], [BATCH_CHARS_MAX * 2], [3]]);
-    assert.deepEqual(batches([], () => 1), []);
+    assert.deepEqual(batchEnds(sizes.length, (i) => sizes[i]!), [2, 3, 4, 5]);
+    assert.deepEqual(batchEnds(0, () => 1), []);
   });
 });

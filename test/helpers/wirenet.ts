@@ -67,7 +67,8 @@ export class WireNet<M extends { type: string }, R> {
       .flatMap((d): Reply[] => {
         const msg = d.msg as { type: string } as ClientMessage;
         if (msg.type === 'reply') return [msg];
-        return msg.type === 'replies' ? msg.replies.map((r) => ({ type: 'reply', ...r })) : [];
+        if (msg.type !== 'replies') return [];
+        return msg.seqs.map((seq, i) => ({ type: 'reply', seq, status: msg.statuses[i]!, output: msg.outputs[i]!, leader: msg.leaders[i]! }));
       });
   }
 }

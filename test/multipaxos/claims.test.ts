@@ -162,9 +162,7 @@ describe('multipaxos › claims', () => {
     assert.deepEqual(accepts.map((d) => (d.msg.type === 'accept' ? d.msg.value : [])), [cmds], 'one slot holds the batch');
     net.run();
     const toA = net.toClients.filter((d) => d.to.kind === 'client' && d.to.client === 'a').map((d) => d.msg);
-    assert.deepEqual(toA, [
-      { type: 'replies', replies: [{ seq: 0, status: 'ok', output: null, leader: 0 }, { seq: 1, status: 'ok', output: 'v', leader: 0 }] },
-    ]);
+    assert.deepEqual(toA, [{ type: 'replies', seqs: [0, 1], statuses: ['ok', 'ok'], outputs: [null, 'v'], leaders: [0, 0] }]);
     assert.deepEqual(net.repliesFor('b'), [{ type: 'reply', seq: 0, status: 'ok', output: null, leader: 0 }]);
   });
 

@@ -19,7 +19,8 @@ import { assert } from '../common/assert.js';
 import type { ClientCore, Completion, Output, Sender } from '../common/core.js';
 import { replicaAddr } from '../common/core.js';
 import type { Command, OpInput } from '../common/kv.js';
-import { batches, type ClientMessage, type ReplyItem } from '../common/messages.js';
+import type { OpOutput } from '../common/kv.js';
+import { batchEnds, replyCount, type ClientMessage, type ReplyStatus } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { shardOf } from '../common/shardmap.js';
 
@@ -120,8 +121,14 @@ export class ClientSession implements ClientCore<SessionMessage> {
 
   step(from: Sender, msg: SessionMessage) {
     if (from.kind === 'replica') {
-      if (msg.type === 'reply') this.onReply(from.shard, from.replica, msg);
-      else if (msg.type === 'replies') for (const r of msg.replies) this.onReply(from.shard, from.replica, r);
+      if (msg.type === 'reply') {
+        this.onReply(from.shard, from.replica, msg.seq, msg.status, msg.output, msg.leader);
+      } else if (msg.type === 'replies') {
+        const n = replyCount(msg);
+        for (let i = 0; i < n; i++) {
+          this.onReply(from.shard, from.replica, msg.seqs[i] as number, msg.statuses[i] as ReplyStatus, msg.outputs[i] as OpOutput, msg.leaders[i] as number);
+        }
+      }
     }
     return this.out.take();
   }
@@ -146,10 +153,11 @@ export class ClientSession implements ClientCore<SessionMessage> {
     const perShard = this.config.replicasPerShard;
     for (const [target, cmds] of this.outgoing) {
       const to = replicaAddr(Math.floor(target / perShard), target % perShard);
-      for (const run of batches(cmds, commandChars)) {
-        const [first] = run;
-        if (run.length === 1 && first !== undefined) this.out.send(to, { type: 'request', cmd: first });
-        else this.out.send(to, { type: 'requests', cmds: run });
+      let start = 0;
+      for (const end of batchEnds(cmds.length, (i) => commandChars(cmds[i] as Command))) {
+        if (end - start === 1) this.out.send(to, { type: 'request', cmd: cmds[start] as Command });
+        else this.out.send(to, { type: 'requests', cmds: start === 0 && end === cmds.length ? cmds : cmds.slice(start, end) });
+        start = end;
       }
     }
     this.outgoing.clear();
@@ -162,18 +170,17 @@ export class ClientSession implements ClientCore<SessionMessage> {
     return c;
   }
 
-  private onReply(shard: number, replica: number, r: ReplyItem): void {
-    const st = this.ops.get(r.seq);
+  private onReply(shard: number, replica: number, seq: number, status: ReplyStatus, output: OpOutput, leader: number): void {
+    const st = this.ops.get(seq);
     if (st === undefined || !st.dispatched || st.result !== null || st.shard !== shard) return;
-    const seq = r.seq;
-    switch (r.status) {
+    switch (status) {
       case 'ok':
         this.leaders[shard] = replica;
-        this.settle(st, { seq, status: 'ok', output: r.output });
+        this.settle(st, { seq, status: 'ok', output });
         break;
       case 'not_leader':
-        if (r.leader >= 0 && r.leader !== replica && r.leader < this.config.replicasPerShard) {
-          this.leaders[shard] = r.leader;
+        if (leader >= 0 && leader !== replica && leader < this.config.replicasPerShard) {
+          this.leaders[shard] = leader;
           this.send(st);
         } else {
           // Nobody knows the leader yet (an election is running): try the next replica soon.

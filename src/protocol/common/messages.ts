@@ -34,12 +34,18 @@ const REPLY_SCHEMA = { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'ou
  * a leader answers the commands of one client that one step completed with one `replies`. Each
  * item means exactly what a lone `request` or `reply` would (a lone one still travels as such).
  * Batching only saves framing and encoding per operation; it promises nothing about order.
+ * `replies` holds its items column by column (item i is `seqs[i]`, `statuses[i]`, `outputs[i]`,
+ * `leaders[i]`): arrays of plain values encode and decode in a fraction of the time of one
+ * object per item. One whose columns differ in length is malformed (see `replyCount`).
  */
 export const CLIENT_MESSAGES = {
   request: { code: 1, schema: { cmd: { obj: COMMAND_SCHEMA } } },
   reply: { code: 2, schema: REPLY_SCHEMA },
   requests: { code: 8, schema: { cmds: { arr: { obj: COMMAND_SCHEMA } } } },
-  replies: { code: 9, schema: { replies: { arr: { obj: REPLY_SCHEMA } } } },
+  replies: {
+    code: 9,
+    schema: { seqs: { arr: 'nat' }, statuses: { arr: { enum: REPLY_STATUSES } }, outputs: { arr: 'output' }, leaders: { arr: 'int' } },
+  },
 } as const;
 
 /**
@@ -50,30 +56,37 @@ export const CLIENT_MESSAGES = {
 export const BATCH_ITEMS_MAX = 4096;
 export const BATCH_CHARS_MAX = 1 << 20;
 
-/** `items` cut, in order, into runs within the batch limits; `chars` measures one item. */
-export function batches<T>(items: readonly T[], chars: (item: T) => number): T[][] {
-  const runs: T[][] = [];
-  let run: T[] = [];
+/**
+ * Items 0..count-1 cut, in order, into runs within the batch limits (`chars(i)` measures item
+ * i): the end (exclusive) of each run.
+ */
+export function batchEnds(count: number, chars: (i: number) => number): number[] {
+  const ends: number[] = [];
+  let start = 0;
   let runChars = 0;
-  for (const item of items) {
-    const c = chars(item);
-    if (run.length > 0 && (run.length >= BATCH_ITEMS_MAX || runChars + c > BATCH_CHARS_MAX)) {
-      runs.push(run);
-      run = [];
+  for (let i = 0; i < count; i++) {
+    const c = chars(i);
+    if (i > start && (i - start >= BATCH_ITEMS_MAX || runChars + c > BATCH_CHARS_MAX)) {
+      ends.push(i);
+      start = i;
       runChars = 0;
     }
-    run.push(item);
     runChars += c;
   }
-  if (run.length > 0) runs.push(run);
-  return runs;
+  if (start < count) ends.push(count);
+  return ends;
 }
 
 export type ClientMessage = MessagesOf<typeof CLIENT_MESSAGES>;
 export type Request = Extract<ClientMessage, { type: 'request' }>;
 export type Reply = Extract<ClientMessage, { type: 'reply' }>;
-/** A reply without its `type`, as it travels inside `replies`. */
-export type ReplyItem = Extract<ClientMessage, { type: 'replies' }>['replies'][number];
+export type Replies = Extract<ClientMessage, { type: 'replies' }>;
+
+/** How many replies `msg` holds, or -1 when its columns differ in length (it is to be ignored). */
+export function replyCount(msg: Replies): number {
+  const n = msg.seqs.length;
+  return msg.statuses.length === n && msg.outputs.length === n && msg.leaders.length === n ? n : -1;
+}
 
 /**
  * Operator and test-harness messages to a replica (from a client connection): fault injection

@@ -4,33 +4,57 @@
  * executes a slot of a thousand commands from a dozen clients then sends a dozen messages.
  */
 import { type Address, clientAddr } from './core.js';
-import { batches, type ClientMessage, type ReplyItem } from './messages.js';
+import type { OpOutput } from './kv.js';
+import { batchEnds, type ClientMessage, type ReplyStatus } from './messages.js';
 
 /** Where replies go: a core's outbox (see `Outbox.sendChosen` for `solo`). */
 export interface ReplySink {
   sendChosen(to: Address, msg: ClientMessage, solo: boolean): void;
 }
 
-const outputChars = (r: ReplyItem): number => (typeof r.output === 'string' ? r.output.length : 0);
+/** One client's replies so far, column by column as `replies` carries them. */
+interface Columns {
+  seqs: number[];
+  statuses: ReplyStatus[];
+  outputs: OpOutput[];
+  leaders: number[];
+}
 
 export class ReplyBatcher {
-  private readonly byClient = new Map<string, ReplyItem[]>();
+  private readonly byClient = new Map<string, Columns>();
 
-  add(client: string, reply: ReplyItem): void {
-    const items = this.byClient.get(client);
-    if (items === undefined) this.byClient.set(client, [reply]);
-    else items.push(reply);
+  add(client: string, seq: number, status: ReplyStatus, output: OpOutput, leader: number): void {
+    let c = this.byClient.get(client);
+    if (c === undefined) {
+      c = { seqs: [], statuses: [], outputs: [], leaders: [] };
+      this.byClient.set(client, c);
+    }
+    c.seqs.push(seq);
+    c.statuses.push(status);
+    c.outputs.push(output);
+    c.leaders.push(leader);
   }
 
   /** Sends everything gathered since the last call, in the order it was added per client. */
   sendAll(out: ReplySink, solo: boolean): void {
     if (this.byClient.size === 0) return;
-    for (const [client, items] of this.byClient) {
+    for (const [client, c] of this.byClient) {
       const to = clientAddr(client);
-      for (const run of batches(items, outputChars)) {
-        const [first] = run;
-        if (run.length === 1 && first !== undefined) out.sendChosen(to, { type: 'reply', ...first }, solo);
-        else out.sendChosen(to, { type: 'replies', replies: run }, solo);
+      const n = c.seqs.length;
+      let start = 0;
+      for (const end of batchEnds(n, (i) => {
+        const output = c.outputs[i];
+        return typeof output === 'string' ? output.length : 0;
+      })) {
+        if (end - start === 1) {
+          out.sendChosen(to, { type: 'reply', seq: c.seqs[start] as number, status: c.statuses[start] as ReplyStatus, output: c.outputs[start] as OpOutput, leader: c.leaders[start] as number }, solo);
+        } else if (start === 0 && end === n) {
+          out.sendChosen(to, { type: 'replies', ...c }, solo);
+        } else {
+          const cut = <T>(column: T[]): T[] => column.slice(start, end);
+          out.sendChosen(to, { type: 'replies', seqs: cut(c.seqs), statuses: cut(c.statuses), outputs: cut(c.outputs), leaders: cut(c.leaders) }, solo);
+        }
+        start = end;
       }
     }
     this.byClient.clear();

@@ -83,7 +83,7 @@ export class KvMachine implements StateMachine<Command[], KvState> {
   }
 
   reply(cmd: Command, status: ReplyStatus, output: OpOutput, leader = this.config.replica): void {
-    this.replies.add(cmd.client, { seq: cmd.seq, status, output, leader });
+    this.replies.add(cmd.client, cmd.seq, status, output, leader);
   }
 
   /** The replies of this call, one message per client (they leave after everything else it output). */
