@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientSession, type DispatchMode } from '../../src/protocol/client/session.js';
 import type { Output } from '../../src/protocol/common/core.js';
-import { BATCH_CHARS_MAX, BATCH_ITEMS_MAX, batchEnds, replyCount, type Replies } from '../../src/protocol/common/messages.js';
+import { BATCH_CHARS_MAX, BATCH_ITEMS_MAX, batchEnds, commandsOf, replyCount, type Replies } from '../../src/protocol/common/messages.js';
 import type { SessionMessage } from '../../src/protocol/client/session.js';
 
 function session(mode: DispatchMode, windowMax = 8): ClientSession {
@@ -24,7 +24,7 @@ describe('client › session batching', () => {
     assert.equal(out.length, 1);
     assert.deepEqual(out[0]?.to, { kind: 'replica', shard: 0, replica: 0 });
     assert.ok(out[0]?.msg.type === 'requests');
-    assert.deepEqual(out[0].msg.cmds.map((c) => [c.client, c.seq, c.key]), [['c', 0, 'k0'], ['c', 1, 'k1'], ['c', 2, 'k2']]);
+    assert.deepEqual(commandsOf(out[0].msg)?.map((c) => [c.client, c.seq, c.key]), [['c', 0, 'k0'], ['c', 1, 'k1'], ['c', 2, 'k2']]);
     assert.deepEqual(s.flush(), [], 'a flush sends each request once');
   });
 
@@ -54,7 +54,7 @@ describe('client › session batching', () => {
     const out = sends(s.flush());
     assert.equal(out.length, 1);
     assert.deepEqual(out[0]?.to, { kind: 'replica', shard: 0, replica: 2 });
-    assert.ok(out[0]?.msg.type === 'requests' && out[0].msg.cmds.length === 2);
+    assert.ok(out[0]?.msg.type === 'requests' && out[0].msg.seqs.length === 2);
   });
 
   it('a replies message whose columns differ in length is ignored', () => {

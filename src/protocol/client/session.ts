@@ -20,7 +20,7 @@ import type { ClientCore, Completion, Output, Sender } from '../common/core.js';
 import { replicaAddr } from '../common/core.js';
 import type { Command, OpInput } from '../common/kv.js';
 import type { OpOutput } from '../common/kv.js';
-import { batchEnds, replyCount, type ClientMessage, type ReplyStatus } from '../common/messages.js';
+import { batchEnds, replyCount, requestsOf, type ClientMessage, type ReplyStatus } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { shardOf } from '../common/shardmap.js';
 
@@ -60,7 +60,7 @@ interface OpState {
   result: Completion | null;
 }
 
-const commandChars = (c: Command): number => c.client.length + c.key.length + (c.value?.length ?? 0) + (c.expect?.length ?? 0);
+const commandChars = (c: Command): number => c.key.length + (c.value?.length ?? 0) + (c.expect?.length ?? 0);
 
 export class ClientSession implements ClientCore<SessionMessage> {
   private readonly out = new Outbox<SessionMessage, never>();
@@ -156,7 +156,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
       let start = 0;
       for (const end of batchEnds(cmds.length, (i) => commandChars(cmds[i] as Command))) {
         if (end - start === 1) this.out.send(to, { type: 'request', cmd: cmds[start] as Command });
-        else this.out.send(to, { type: 'requests', cmds: start === 0 && end === cmds.length ? cmds : cmds.slice(start, end) });
+        else this.out.send(to, requestsOf(this.config.client, start === 0 && end === cmds.length ? cmds : cmds.slice(start, end)));
         start = end;
       }
     }

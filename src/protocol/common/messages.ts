@@ -2,7 +2,7 @@
  * Messages between a client library session and a replica, shared by every protocol.
  */
 import type { MessagesOf } from './schema.js';
-import { OP_NAMES } from './kv.js';
+import { type Command, OP_NAMES } from './kv.js';
 
 export const COMMAND_SCHEMA = {
   client: 'str',
@@ -34,14 +34,25 @@ const REPLY_SCHEMA = { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'ou
  * a leader answers the commands of one client that one step completed with one `replies`. Each
  * item means exactly what a lone `request` or `reply` would (a lone one still travels as such).
  * Batching only saves framing and encoding per operation; it promises nothing about order.
- * `replies` holds its items column by column (item i is `seqs[i]`, `statuses[i]`, `outputs[i]`,
- * `leaders[i]`): arrays of plain values encode and decode in a fraction of the time of one
- * object per item. One whose columns differ in length is malformed (see `replyCount`).
+ * Both hold their items column by column (command i of a `requests` is `client`, `seqs[i]`,
+ * `ops[i]`, `keys[i]`, `values[i]`, `expects[i]`; reply i is `seqs[i]`, `statuses[i]`, ...):
+ * arrays of plain values encode, decode and check in a fraction of the time of one object per
+ * item. One whose columns differ in length is malformed and ignored (`commandsOf`, `replyCount`).
  */
 export const CLIENT_MESSAGES = {
   request: { code: 1, schema: { cmd: { obj: COMMAND_SCHEMA } } },
   reply: { code: 2, schema: REPLY_SCHEMA },
-  requests: { code: 8, schema: { cmds: { arr: { obj: COMMAND_SCHEMA } } } },
+  requests: {
+    code: 8,
+    schema: {
+      client: 'str',
+      seqs: { arr: 'nat' },
+      ops: { arr: { enum: OP_NAMES } },
+      keys: { arr: 'str' },
+      values: { arr: { nullable: 'str' } },
+      expects: { arr: { nullable: 'str' } },
+    },
+  },
   replies: {
     code: 9,
     schema: { seqs: { arr: 'nat' }, statuses: { arr: { enum: REPLY_STATUSES } }, outputs: { arr: 'output' }, leaders: { arr: 'int' } },
@@ -80,7 +91,34 @@ export function batchEnds(count: number, chars: (i: number) => number): number[]
 export type ClientMessage = MessagesOf<typeof CLIENT_MESSAGES>;
 export type Request = Extract<ClientMessage, { type: 'request' }>;
 export type Reply = Extract<ClientMessage, { type: 'reply' }>;
+export type Requests = Extract<ClientMessage, { type: 'requests' }>;
 export type Replies = Extract<ClientMessage, { type: 'replies' }>;
+
+/** `cmds`, every one of `client`, as one `requests` message. */
+export function requestsOf(client: string, cmds: readonly Command[]): Requests {
+  const n = cmds.length;
+  const msg: Requests = { type: 'requests', client, seqs: new Array<number>(n), ops: new Array<Command['op']>(n), keys: new Array<string>(n), values: new Array<string | null>(n), expects: new Array<string | null>(n) };
+  for (let i = 0; i < n; i++) {
+    const c = cmds[i] as Command;
+    msg.seqs[i] = c.seq;
+    msg.ops[i] = c.op;
+    msg.keys[i] = c.key;
+    msg.values[i] = c.value;
+    msg.expects[i] = c.expect;
+  }
+  return msg;
+}
+
+/** The commands `msg` holds, or null when its columns differ in length (it is to be ignored). */
+export function commandsOf(msg: Requests): Command[] | null {
+  const n = msg.seqs.length;
+  if (msg.ops.length !== n || msg.keys.length !== n || msg.values.length !== n || msg.expects.length !== n) return null;
+  const cmds = new Array<Command>(n);
+  for (let i = 0; i < n; i++) {
+    cmds[i] = { client: msg.client, seq: msg.seqs[i] as number, op: msg.ops[i] as Command['op'], key: msg.keys[i] as string, value: msg.values[i] as string | null, expect: msg.expects[i] as string | null };
+  }
+  return cmds;
+}
 
 /** How many replies `msg` holds, or -1 when its columns differ in length (it is to be ignored). */
 export function replyCount(msg: Replies): number {

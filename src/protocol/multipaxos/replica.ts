@@ -8,7 +8,7 @@
 import { assert } from '../common/assert.js';
 import type { ReplicaCore, ReplicaStatus, Sender } from '../common/core.js';
 import { type Command, commandProblem, KvStore, type OpOutput, SessionTable } from '../common/kv.js';
-import type { ClientMessage, ReplyStatus } from '../common/messages.js';
+import { commandsOf, type ClientMessage, type ReplyStatus } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { ReplyBatcher } from '../common/replies.js';
 import { type PaxosConfig, PaxosEngine, type StateMachine } from '../common/paxos.js';
@@ -133,7 +133,7 @@ export class MultiPaxosReplica implements ReplicaCore<MultiPaxosWire, MultiPaxos
         if (from.kind === 'client') this.onRequest(msg.cmd);
         break;
       case 'requests':
-        if (from.kind === 'client') for (const cmd of msg.cmds) this.onRequest(cmd);
+        if (from.kind === 'client') for (const cmd of commandsOf(msg) ?? []) this.onRequest(cmd);
         break;
       case 'reply':
       case 'replies':
