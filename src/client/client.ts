@@ -279,7 +279,8 @@ class Client implements KvClient {
     if (msg.type === 'reply') {
       if (msg.status === 'not_leader' && msg.leader < 0) this.refreshMap();
     } else if (msg.type === 'replies') {
-      if (msg.statuses.some((status, i) => status === 'not_leader' && (msg.leaders[i] ?? -1) < 0)) this.refreshMap();
+      const { status, leader } = msg.replies;
+      if (status.some((s, i) => s === 'not_leader' && (leader[i] ?? -1) < 0)) this.refreshMap();
     } else {
       return;
     }

@@ -44,7 +44,7 @@ const bulkPayloads = new WeakMap<object, { readonly code: number; readonly bytes
 
 function carriesArrays(field: Field): boolean {
   if (typeof field === 'string') return false;
-  if ('arr' in field) return true;
+  if ('arr' in field || 'table' in field) return true;
   if ('nullable' in field) return carriesArrays(field.nullable);
   if ('obj' in field) return Object.values(field.obj).some(carriesArrays);
   return false;

@@ -68,7 +68,8 @@ export class WireNet<M extends { type: string }, R> {
         const msg = d.msg as { type: string } as ClientMessage;
         if (msg.type === 'reply') return [msg];
         if (msg.type !== 'replies') return [];
-        return msg.seqs.map((seq, i) => ({ type: 'reply', seq, status: msg.statuses[i]!, output: msg.outputs[i]!, leader: msg.leaders[i]! }));
+        const r = msg.replies;
+        return r.seq.map((seq, i) => ({ type: 'reply', seq, status: r.status[i]!, output: r.output[i]!, leader: r.leader[i]! }));
       });
   }
 }

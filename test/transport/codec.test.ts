@@ -175,6 +175,14 @@ describe('codec', () => {
       assert.throws(() => small.encode({ type: 'request', cmd: { client: 'c', seq: 1, op: 'put', key: 'k'.repeat(64), value: 'v', expect: null } } as WireMessage), FrameTooLargeError);
     });
 
+    it('refuses a table whose columns differ in length, naming the column', () => {
+      const frame = codec.encode({ type: 'replies', replies: { seq: [1, 2], status: ['ok', 'ok'], output: [null], leader: [0, 0] } } as WireMessage);
+      const decoded = codec.decode(frame);
+      assert.ok(!decoded.ok);
+      assert.equal(decoded.error.kind, 'schema');
+      assert.match(decoded.error.message, /replies\.replies\.output: expected 2 items/);
+    });
+
     it('reports a wrong wire version', () => {
       const frame = codec.encode(heartbeat);
       frame[4] = WIRE_VERSION + 1;

@@ -20,7 +20,7 @@ import type { ClientCore, Completion, Output, Sender } from '../common/core.js';
 import { replicaAddr } from '../common/core.js';
 import type { Command, OpInput } from '../common/kv.js';
 import type { OpOutput } from '../common/kv.js';
-import { batchEnds, replyCount, requestsOf, type ClientMessage, type ReplyStatus } from '../common/messages.js';
+import { batchEnds, requestsOf, type ClientMessage, type ReplyStatus } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { shardOf } from '../common/shardmap.js';
 
@@ -124,9 +124,9 @@ export class ClientSession implements ClientCore<SessionMessage> {
       if (msg.type === 'reply') {
         this.onReply(from.shard, from.replica, msg.seq, msg.status, msg.output, msg.leader);
       } else if (msg.type === 'replies') {
-        const n = replyCount(msg);
-        for (let i = 0; i < n; i++) {
-          this.onReply(from.shard, from.replica, msg.seqs[i] as number, msg.statuses[i] as ReplyStatus, msg.outputs[i] as OpOutput, msg.leaders[i] as number);
+        const r = msg.replies;
+        for (let i = 0; i < r.seq.length; i++) {
+          this.onReply(from.shard, from.replica, r.seq[i] as number, r.status[i] as ReplyStatus, r.output[i] as OpOutput, r.leader[i] as number);
         }
       }
     }

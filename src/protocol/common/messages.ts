@@ -33,11 +33,8 @@ const REPLY_SCHEMA = { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'ou
  * pipelining client sends every request it issued in one turn to a leader as one `requests`, and
  * a leader answers the commands of one client that one step completed with one `replies`. Each
  * item means exactly what a lone `request` or `reply` would (a lone one still travels as such).
- * Batching only saves framing and encoding per operation; it promises nothing about order.
- * Both hold their items column by column (command i of a `requests` is `client`, `seqs[i]`,
- * `ops[i]`, `keys[i]`, `values[i]`, `expects[i]`; reply i is `seqs[i]`, `statuses[i]`, ...):
- * arrays of plain values encode, decode and check in a fraction of the time of one object per
- * item. One whose columns differ in length is malformed and ignored (`commandsOf`, `replyCount`).
+ * Batching only saves framing and encoding per operation; it promises nothing about order. Both
+ * hold their items as tables (column by column), and a `requests` names its client once.
  */
 export const CLIENT_MESSAGES = {
   request: { code: 1, schema: { cmd: { obj: COMMAND_SCHEMA } } },
@@ -46,17 +43,10 @@ export const CLIENT_MESSAGES = {
     code: 8,
     schema: {
       client: 'str',
-      seqs: { arr: 'nat' },
-      ops: { arr: { enum: OP_NAMES } },
-      keys: { arr: 'str' },
-      values: { arr: { nullable: 'str' } },
-      expects: { arr: { nullable: 'str' } },
+      cmds: { table: { seq: 'nat', op: { enum: OP_NAMES }, key: 'str', value: { nullable: 'str' }, expect: { nullable: 'str' } } },
     },
   },
-  replies: {
-    code: 9,
-    schema: { seqs: { arr: 'nat' }, statuses: { arr: { enum: REPLY_STATUSES } }, outputs: { arr: 'output' }, leaders: { arr: 'int' } },
-  },
+  replies: { code: 9, schema: { replies: { table: REPLY_SCHEMA } } },
 } as const;
 
 /**
@@ -97,33 +87,26 @@ export type Replies = Extract<ClientMessage, { type: 'replies' }>;
 /** `cmds`, every one of `client`, as one `requests` message. */
 export function requestsOf(client: string, cmds: readonly Command[]): Requests {
   const n = cmds.length;
-  const msg: Requests = { type: 'requests', client, seqs: new Array<number>(n), ops: new Array<Command['op']>(n), keys: new Array<string>(n), values: new Array<string | null>(n), expects: new Array<string | null>(n) };
+  const t: Requests['cmds'] = { seq: new Array<number>(n), op: new Array<Command['op']>(n), key: new Array<string>(n), value: new Array<string | null>(n), expect: new Array<string | null>(n) };
   for (let i = 0; i < n; i++) {
     const c = cmds[i] as Command;
-    msg.seqs[i] = c.seq;
-    msg.ops[i] = c.op;
-    msg.keys[i] = c.key;
-    msg.values[i] = c.value;
-    msg.expects[i] = c.expect;
+    t.seq[i] = c.seq;
+    t.op[i] = c.op;
+    t.key[i] = c.key;
+    t.value[i] = c.value;
+    t.expect[i] = c.expect;
   }
-  return msg;
+  return { type: 'requests', client, cmds: t };
 }
 
-/** The commands `msg` holds, or null when its columns differ in length (it is to be ignored). */
-export function commandsOf(msg: Requests): Command[] | null {
-  const n = msg.seqs.length;
-  if (msg.ops.length !== n || msg.keys.length !== n || msg.values.length !== n || msg.expects.length !== n) return null;
-  const cmds = new Array<Command>(n);
-  for (let i = 0; i < n; i++) {
-    cmds[i] = { client: msg.client, seq: msg.seqs[i] as number, op: msg.ops[i] as Command['op'], key: msg.keys[i] as string, value: msg.values[i] as string | null, expect: msg.expects[i] as string | null };
+/** The commands `msg` holds. */
+export function commandsOf(msg: Requests): Command[] {
+  const t = msg.cmds;
+  const cmds = new Array<Command>(t.seq.length);
+  for (let i = 0; i < cmds.length; i++) {
+    cmds[i] = { client: msg.client, seq: t.seq[i] as number, op: t.op[i] as Command['op'], key: t.key[i] as string, value: t.value[i] as string | null, expect: t.expect[i] as string | null };
   }
   return cmds;
-}
-
-/** How many replies `msg` holds, or -1 when its columns differ in length (it is to be ignored). */
-export function replyCount(msg: Replies): number {
-  const n = msg.seqs.length;
-  return msg.statuses.length === n && msg.outputs.length === n && msg.leaders.length === n ? n : -1;
 }
 
 /**

@@ -195,7 +195,7 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
         if (from.kind === 'client') this.onRequest({ type: 'mdlRequest', cmd: msg.cmd, predShard: -1, predSeq: -1 });
         break;
       case 'requests':
-        if (from.kind === 'client') for (const cmd of commandsOf(msg) ?? []) this.onRequest({ type: 'mdlRequest', cmd, predShard: -1, predSeq: -1 });
+        if (from.kind === 'client') for (const cmd of commandsOf(msg)) this.onRequest({ type: 'mdlRequest', cmd, predShard: -1, predSeq: -1 });
         break;
       case 'coordRequest':
         this.onCoordRequest(msg);

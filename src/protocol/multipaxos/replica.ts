@@ -133,7 +133,7 @@ export class MultiPaxosReplica implements ReplicaCore<MultiPaxosWire, MultiPaxos
         if (from.kind === 'client') this.onRequest(msg.cmd);
         break;
       case 'requests':
-        if (from.kind === 'client') for (const cmd of commandsOf(msg) ?? []) this.onRequest(cmd);
+        if (from.kind === 'client') for (const cmd of commandsOf(msg)) this.onRequest(cmd);
         break;
       case 'reply':
       case 'replies':
