@@ -12,7 +12,7 @@
  * exact). Values under 1 µs are counted as 0 (an absolute error under 1 µs); values over the top
  * fall in the last bucket and are reported no higher than the exact maximum.
  */
-import { assert } from '../protocol/common/assert.js';
+import { assert, AssertionError } from '../protocol/common/assert.js';
 
 /** The relative error α of a reported percentile. */
 export const PERCENTILE_RELATIVE_ERROR = 0.005;
@@ -41,7 +41,8 @@ export class LatencyRecorder {
   private maxMs = 0;
 
   record(ms: number): void {
-    assert(Number.isFinite(ms) && ms >= 0, `a latency must be a finite number ≥ 0 ms, got ${ms}`);
+    // Not assert(): its message would be formatted on every call of this hot path.
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new AssertionError(`a latency must be a finite number ≥ 0 ms, got ${ms}`);
     this.buckets[bucketOf(ms)]! += 1;
     this.samples += 1;
     this.sumMs += ms;

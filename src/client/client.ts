@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { HistoryOp } from '../check/history.js';
-import { assert } from '../protocol/common/assert.js';
+import { AssertionError } from '../protocol/common/assert.js';
 import { addrKey, replicaAddr, type Address, type Completion, type Output, type ReplicaAddr } from '../protocol/common/core.js';
 import type { OpInput, OpOutput } from '../protocol/common/kv.js';
 import type { ProtocolName, ShardMap } from '../protocol/master/messages.js';
@@ -137,9 +137,24 @@ export async function connect(opts: ConnectOptions): Promise<KvClient> {
 
 interface Call {
   readonly op: OpInput;
+  /** When it was issued, for the history (0 without one). */
   readonly callNs: number;
-  readonly resolve: (output: OpOutput) => void;
+  /** What the caller's promise resolves with, made from the operation's output (throws if it does not fit). */
+  readonly result: (output: OpOutput) => unknown;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (err: Error) => void;
+}
+
+const noResult = (): void => undefined;
+
+function valueResult(out: OpOutput): string | null {
+  if (out === null || typeof out === 'string') return out;
+  throw new AssertionError(`get returned ${JSON.stringify(out)}`);
+}
+
+function swappedResult(out: OpOutput): boolean {
+  if (typeof out === 'boolean') return out;
+  throw new AssertionError(`cas returned ${JSON.stringify(out)}`);
 }
 
 function describeOp(op: OpInput): string {
@@ -164,6 +179,8 @@ class Client implements KvClient {
   private readonly leaderBallots: number[];
   private refreshing = false;
   private closed = false;
+  /** A `flush` of the core is due once the current synchronous run ends. */
+  private flushQueued = false;
 
   constructor(
     readonly clientId: string,
@@ -191,25 +208,19 @@ class Client implements KvClient {
   }
 
   get(key: string): Promise<string | null> {
-    return this.run({ op: 'get', key, value: null, expect: null }).then((out) => {
-      assert(out === null || typeof out === 'string', `get returned ${JSON.stringify(out)}`);
-      return out;
-    });
+    return this.run({ op: 'get', key, value: null, expect: null }, valueResult);
   }
 
   put(key: string, value: string): Promise<void> {
-    return this.run({ op: 'put', key, value, expect: null }).then(() => undefined);
+    return this.run({ op: 'put', key, value, expect: null }, noResult);
   }
 
   cas(key: string, expected: string | null, value: string): Promise<boolean> {
-    return this.run({ op: 'cas', key, value, expect: expected }).then((out) => {
-      assert(typeof out === 'boolean', `cas returned ${JSON.stringify(out)}`);
-      return out;
-    });
+    return this.run({ op: 'cas', key, value, expect: expected }, swappedResult);
   }
 
   append(key: string, value: string): Promise<void> {
-    return this.run({ op: 'append', key, value, expect: null }).then(() => undefined);
+    return this.run({ op: 'append', key, value, expect: null }, noResult);
   }
 
   async close(): Promise<void> {
@@ -232,10 +243,11 @@ class Client implements KvClient {
 
   // ---------------------------------------------------------------- operations
 
-  private run(op: OpInput): Promise<OpOutput> {
+  private run<T>(op: OpInput, result: (output: OpOutput) => T): Promise<T> {
     if (this.closed) return Promise.reject(new OperationFailedError(`${describeOp(op)} failed: the client is closed`));
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ op, callNs: monotonicNs(), resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      const callNs = this.recorder === null ? 0 : monotonicNs();
+      this.waiting.push({ op, callNs, result, resolve: resolve as (value: unknown) => void, reject });
       this.pump();
     });
   }
@@ -254,16 +266,24 @@ class Client implements KvClient {
   }
 
   private onTick(): void {
-    const outputs = this.session.tick();
-    // A tick sends only retries: the leader was silent or unknown, so the map may be stale.
+    // What a tick sends (once flushed: requests wait for the flush) are retries: the leader was
+    // silent or unknown, so the map may be stale.
+    const outputs = [...this.session.tick(), ...this.session.flush()];
     if (outputs.length > 0) this.refreshMap();
     this.carryOut(outputs);
     this.settle();
   }
 
   private onReply(from: ReplicaAddr, msg: ClientWireMessage): void {
-    if (this.closed || msg.type !== 'reply') return;
-    if (msg.status === 'not_leader' && msg.leader < 0) this.refreshMap();
+    if (this.closed) return;
+    if (msg.type === 'reply') {
+      if (msg.status === 'not_leader' && msg.leader < 0) this.refreshMap();
+    } else if (msg.type === 'replies') {
+      const { status, leader } = msg.replies;
+      if (status.some((s, i) => s === 'not_leader' && (leader[i] ?? -1) < 0)) this.refreshMap();
+    } else {
+      return;
+    }
     this.carryOut(this.session.step(from, msg));
     this.settle();
   }
@@ -276,13 +296,21 @@ class Client implements KvClient {
 
   private complete(c: Completion): void {
     const call = this.inflight.get(c.seq);
-    assert(call !== undefined, `completion of unknown operation ${c.seq}`);
+    if (call === undefined) throw new AssertionError(`completion of unknown operation ${c.seq}`);
     this.inflight.delete(c.seq);
     this.recorder?.record(this.historyOp(c.seq, call, c, monotonicNs()));
     switch (c.status) {
-      case 'ok':
-        call.resolve(c.output);
+      case 'ok': {
+        let value: unknown;
+        try {
+          value = call.result(c.output);
+        } catch (err) {
+          call.reject(err as Error);
+          return;
+        }
+        call.resolve(value);
         return;
+      }
       case 'fail':
         call.reject(new OperationFailedError(`${describeOp(call.op)} failed: ${c.error}`));
         return;
@@ -318,8 +346,19 @@ class Client implements KvClient {
 
   // ---------------------------------------------------------------- network
 
+  /**
+   * Carries out the core's outputs, and has it flush once the current synchronous run (and the
+   * microtasks it queued) ends: the requests of every call made meanwhile then leave together.
+   */
   private carryOut(outputs: Output<SessionMessage, never>[]): void {
     for (const out of outputs) if (out.type === 'send') this.send(out.to, out.msg);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      if (this.closed) return;
+      for (const out of this.session.flush()) if (out.type === 'send') this.send(out.to, out.msg);
+    });
   }
 
   private send(to: Address, msg: SessionMessage): void {

@@ -25,7 +25,7 @@ function acceptRecord(slot: number, commands: number): MultiPaxosRecord {
     value: `value-${slot}-${i}`,
     expect: null,
   }));
-  return { type: 'accept', slot, ballot: 17, value };
+  return { type: 'accept', ballot: 17, slot, value, committedUpTo: slot };
 }
 
 async function run(fsync: boolean, concurrency: number, budgetMs: number): Promise<WalBenchResult> {

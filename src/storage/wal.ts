@@ -23,7 +23,8 @@ import { MessageCodec, type Message } from '../transport/codec.js';
 import { stderrLogger, type Logger } from '../transport/transport.js';
 
 export const WAL_MAGIC = 'MDLWAL';
-export const WAL_FORMAT_VERSION = 1;
+/** 2: an accept record is the Accept message (its code and fields). Version 1 logs are refused. */
+export const WAL_FORMAT_VERSION = 2;
 export const WAL_HEADER_BYTES = 8;
 /** u32 length + u32 crc32. */
 export const WAL_RECORD_HEADER_BYTES = 8;

@@ -8,7 +8,7 @@
  * `DecodeError` value, never thrown.
  */
 import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
-import { assert } from '../protocol/common/assert.js';
+import { assert, AssertionError } from '../protocol/common/assert.js';
 import { checkSchema, type Field, type MessageTable, type MessagesOf, type Schema } from '../protocol/common/schema.js';
 
 export const WIRE_VERSION = 1;
@@ -32,9 +32,19 @@ const bulkPackr = new Packr({ useRecords: true, bundleStrings: true });
 const flatPackr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ mapsAsObjects: true });
 
+/**
+ * The payloads of bulk messages (the kinds that carry arrays, encoded with `bulkPackr`) by message
+ * object, as last encoded or decoded, with their code: a replica logs the very Accept it sends or
+ * received, so that object is encoded once for the log and the followers, or, on a follower,
+ * never (the log gets the bytes it arrived in). Shared by every codec, since a log's table and
+ * the wire's give the Accept one code and schema; a payload is reused only under the same code.
+ * Messages are values: nothing changes one after it was encoded or decoded.
+ */
+const bulkPayloads = new WeakMap<object, { readonly code: number; readonly bytes: Uint8Array }>();
+
 function carriesArrays(field: Field): boolean {
   if (typeof field === 'string') return false;
-  if ('arr' in field) return true;
+  if ('arr' in field || 'table' in field) return true;
   if ('nullable' in field) return carriesArrays(field.nullable);
   if ('obj' in field) return Object.values(field.obj).some(carriesArrays);
   return false;
@@ -79,8 +89,8 @@ export type Message = { readonly type: string };
  * the message union rather than the table, so code that handles any table stays simple).
  */
 export class MessageCodec<M extends Message> {
-  private readonly byCode = new Map<number, { readonly type: string; readonly schema: Schema }>();
-  private readonly byType = new Map<string, { readonly code: number; readonly packr: Packr }>();
+  private readonly byCode = new Map<number, { readonly type: string; readonly schema: Schema; readonly bulk: boolean }>();
+  private readonly byType = new Map<string, { readonly code: number; readonly bulk: boolean }>();
 
   /** The codec of `table`'s messages. */
   static of<T extends MessageTable>(table: T): MessageCodec<MessagesOf<T>> {
@@ -90,21 +100,35 @@ export class MessageCodec<M extends Message> {
   constructor(table: MessageTable) {
     for (const [type, { code, schema }] of Object.entries(table)) {
       assert(!this.byCode.has(code), `wire code ${code} is used twice (${type})`);
-      this.byCode.set(code, { type, schema });
-      this.byType.set(type, { code, packr: carriesArrays({ obj: schema }) ? bulkPackr : flatPackr });
+      const bulk = carriesArrays({ obj: schema });
+      this.byCode.set(code, { type, schema, bulk });
+      this.byType.set(type, { code, bulk });
     }
   }
 
   /**
    * The payload of `msg`, preceded by `headerBytes` (< 256) unwritten bytes for the caller's
-   * header, so framing needs no second copy. The returned buffer is the caller's to keep.
+   * header, so framing needs no second copy. The returned buffer is the caller's to keep; it
+   * writes only the header.
    */
   encodePayload(msg: M, headerBytes: number): Buffer {
     assert(headerBytes >= 0 && headerBytes < 256, 'headerBytes must fit in a byte');
-    const { type, ...body } = msg;
-    const entry = this.byType.get(type);
-    assert(entry !== undefined, `no wire code for message type ${type}`);
-    return entry.packr.pack([entry.code, body], RESERVE_START_SPACE | headerBytes);
+    const entry = this.byType.get(msg.type);
+    if (entry === undefined) throw new AssertionError(`no wire code for message type ${msg.type}`);
+    if (!entry.bulk) {
+      const { type: _, ...body } = msg;
+      return flatPackr.pack([entry.code, body], RESERVE_START_SPACE | headerBytes);
+    }
+    const known = bulkPayloads.get(msg);
+    if (known !== undefined && known.code === entry.code) {
+      const copy = Buffer.allocUnsafe(headerBytes + known.bytes.length);
+      copy.set(known.bytes, headerBytes);
+      return copy;
+    }
+    const { type: _, ...body } = msg;
+    const encoded = bulkPackr.pack([entry.code, body], RESERVE_START_SPACE | headerBytes);
+    bulkPayloads.set(msg, { code: entry.code, bytes: encoded.subarray(headerBytes) });
+    return encoded;
   }
 
   /** Decodes and checks the payload in `buf[start, end)`. */
@@ -129,6 +153,7 @@ export class MessageCodec<M extends Message> {
     if (problem !== null) return decodeError('schema', problem);
     // The body is a fresh object nobody else holds: tag it in place rather than copy it.
     (body as { type: string }).type = entry.type;
+    if (entry.bulk) bulkPayloads.set(body, { code: code as number, bytes: buf.subarray(start, end) });
     return { ok: true, msg: body as M };
   }
 }

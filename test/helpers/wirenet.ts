@@ -5,6 +5,7 @@
  */
 import type { Address, Output, ReplicaCore, Sender } from '../../src/protocol/common/core.js';
 import { addrKey } from '../../src/protocol/common/core.js';
+import type { ClientMessage, Reply } from '../../src/protocol/common/messages.js';
 
 export interface Delivery<M> {
   from: Sender;
@@ -59,7 +60,16 @@ export class WireNet<M extends { type: string }, R> {
     return n;
   }
 
-  repliesFor(client: string): M[] {
-    return this.toClients.filter((d) => addrKey(d.to) === `c:${client}`).map((d) => d.msg);
+  /** Every reply sent to `client`, those batched in `replies` messages one by one. */
+  repliesFor(client: string): Reply[] {
+    return this.toClients
+      .filter((d) => addrKey(d.to) === `c:${client}`)
+      .flatMap((d): Reply[] => {
+        const msg = d.msg as { type: string } as ClientMessage;
+        if (msg.type === 'reply') return [msg];
+        if (msg.type !== 'replies') return [];
+        const r = msg.replies;
+        return r.seq.map((seq, i) => ({ type: 'reply', seq, status: r.status[i]!, output: r.output[i]!, leader: r.leader[i]! }));
+      });
   }
 }

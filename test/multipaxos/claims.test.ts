@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRng } from '../../src/protocol/common/rng.js';
 import type { Command } from '../../src/protocol/common/kv.js';
+import { requestsOf } from '../../src/protocol/common/messages.js';
 import type { Sender } from '../../src/protocol/common/core.js';
 import { shardOf } from '../../src/protocol/common/shardmap.js';
 import { BALLOT_REPLICAS_MAX } from '../../src/protocol/common/paxosmsg.js';
@@ -150,6 +151,22 @@ describe('multipaxos › claims', () => {
     assert.deepEqual(sizes, [3, 3, 1]);
     net.run();
     assert.equal(r0.machine.kv.size, 7);
+  });
+
+  it('a requests message is taken command by command, and one client\'s replies from one step leave as one replies message', () => {
+    const { net } = cluster();
+    const r0 = electZero(net);
+    const fromA = [put('a', 0, 'k0', 'v'), get('a', 1, 'k1')];
+    const fromB = put('b', 0, 'k1', 'v');
+    net.take(0, r0.step(C('b'), { type: 'request', cmd: fromB }));
+    net.take(0, r0.step(C('a'), requestsOf('a', fromA)));
+    net.take(0, r0.flush());
+    const accepts = net.queue.filter((d) => d.msg.type === 'accept' && d.to.kind === 'replica' && d.to.replica === 1);
+    assert.deepEqual(accepts.map((d) => (d.msg.type === 'accept' ? d.msg.value : [])), [[fromB, ...fromA]], 'one slot holds the burst');
+    net.run();
+    const toA = net.toClients.filter((d) => d.to.kind === 'client' && d.to.client === 'a').map((d) => d.msg);
+    assert.deepEqual(toA, [{ type: 'replies', replies: { seq: [0, 1], status: ['ok', 'ok'], output: [null, 'v'], leader: [0, 0] } }]);
+    assert.deepEqual(net.repliesFor('b'), [{ type: 'reply', seq: 0, status: 'ok', output: null, leader: 0 }]);
   });
 
   it('a retried command executes once and the retry gets the first result', () => {

@@ -39,9 +39,10 @@ function promise(ballot: number): MultiPaxosRecord {
 function accept(slot: number): MultiPaxosRecord {
   return {
     type: 'accept',
-    slot,
     ballot: 3,
+    slot,
     value: [{ client: 'c', seq: slot, op: 'put', key: `k${slot}`, value: `v${slot}`, expect: null }],
+    committedUpTo: slot,
   };
 }
 

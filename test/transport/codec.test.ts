@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SeededRng } from '../../src/protocol/common/rng.js';
 import { ALL_WIRE_TABLES, WIRE_MESSAGES, type WireMessage } from '../../src/protocol/wire.js';
+import { MP_RECORDS, type MultiPaxosRecord } from '../../src/protocol/multipaxos/messages.js';
 import {
   Codec,
   FRAME_HEADER_BYTES,
+  MessageCodec,
   FrameTooLargeError,
   WIRE_VERSION,
   type DecodeError,
@@ -91,6 +93,42 @@ describe('codec', () => {
     });
   });
 
+  describe('accepts in the log', () => {
+    const records = MessageCodec.of(MP_RECORDS);
+    const accept: WireMessage = {
+      type: 'accept',
+      ballot: 17,
+      slot: 4,
+      value: [{ client: 'c-0123456789ab', seq: 9, op: 'put', key: 'k', value: 'a value long enough to be bundled', expect: null }],
+      committedUpTo: 3,
+    };
+
+    it('an Accept the leader sends is logged in the bytes it is sent in', () => {
+      const frame = codec.encode(accept);
+      const record = records.encodePayload(accept as MultiPaxosRecord, 8);
+      assert.deepEqual(record.subarray(8), frame.subarray(FRAME_HEADER_BYTES));
+    });
+
+    it('an Accept a follower received is logged in the bytes it arrived in, and replays as sent', () => {
+      const frame = codec.encode(accept);
+      const received = codec.decode(Buffer.from(frame));
+      assert.ok(received.ok);
+      const record = records.encodePayload(received.msg as MultiPaxosRecord, 8);
+      assert.deepEqual(record.subarray(8), frame.subarray(FRAME_HEADER_BYTES));
+      const replayed = records.decodePayload(record, 8, record.length);
+      assert.ok(replayed.ok);
+      assert.deepEqual(replayed.msg, accept);
+    });
+
+    it('a payload is reused only for the message it was made from', () => {
+      const other = { ...accept, slot: 5 } as WireMessage;
+      codec.encode(accept);
+      const decoded = codec.decode(codec.encode(other));
+      assert.ok(decoded.ok);
+      assert.deepEqual(decoded.msg, other);
+    });
+  });
+
   describe('decoder', () => {
     const frames = sampleMessages(withHandshake(WIRE_MESSAGES)).map((s) => s.msg);
     const stream = Buffer.concat(frames.map((m) => codec.encode(m)));
@@ -135,6 +173,14 @@ describe('codec', () => {
     it('refuses to encode a frame the receiver would refuse', () => {
       const small = new Codec<Message>(WIRE_MESSAGES, 64);
       assert.throws(() => small.encode({ type: 'request', cmd: { client: 'c', seq: 1, op: 'put', key: 'k'.repeat(64), value: 'v', expect: null } } as WireMessage), FrameTooLargeError);
+    });
+
+    it('refuses a table whose columns differ in length, naming the column', () => {
+      const frame = codec.encode({ type: 'replies', replies: { seq: [1, 2], status: ['ok', 'ok'], output: [null], leader: [0, 0] } } as WireMessage);
+      const decoded = codec.decode(frame);
+      assert.ok(!decoded.ok);
+      assert.equal(decoded.error.kind, 'schema');
+      assert.match(decoded.error.message, /replies\.replies\.output: expected 2 items/);
     });
 
     it('reports a wrong wire version', () => {

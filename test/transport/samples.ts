@@ -28,6 +28,10 @@ export function sampleField(field: Field, style: SampleStyle): unknown {
   if ('nullable' in field) return style === 'rich' ? sampleField(field.nullable, style) : null;
   if ('arr' in field) return style === 'rich' ? [sampleField(field.arr, style), sampleField(field.arr, style)] : [];
   if ('obj' in field) return sampleBody(field.obj, style);
+  if ('table' in field) {
+    const rows = style === 'rich' ? 2 : 0;
+    return Object.fromEntries(Object.entries(field.table).map(([name, f]) => [name, Array.from({ length: rows }, () => sampleField(f, style))]));
+  }
   return style === 'rich' ? field.enum[field.enum.length - 1] : field.enum[0];
 }
 

@@ -12,13 +12,15 @@
  *   unknown) and a coordination request goes to the predecessor's shard; results are delivered
  *   strictly in issue order; a definite failure fails every later operation issued while it was
  *   outstanding.
- * Operations beyond the window wait, in issue order.
+ * Operations beyond the window wait, in issue order. In `single` and `pipeline` modes the requests
+ * sent to one replica before the host's next `flush` leave together in one `requests` message.
  */
 import { assert } from '../common/assert.js';
 import type { ClientCore, Completion, Output, Sender } from '../common/core.js';
 import { replicaAddr } from '../common/core.js';
 import type { Command, OpInput } from '../common/kv.js';
-import type { ClientMessage, Reply } from '../common/messages.js';
+import type { OpOutput } from '../common/kv.js';
+import { batchEnds, requestsOf, type ClientMessage, type ReplyStatus } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { shardOf } from '../common/shardmap.js';
 
@@ -58,6 +60,8 @@ interface OpState {
   result: Completion | null;
 }
 
+const commandChars = (c: Command): number => c.key.length + (c.value?.length ?? 0) + (c.expect?.length ?? 0);
+
 export class ClientSession implements ClientCore<SessionMessage> {
   private readonly out = new Outbox<SessionMessage, never>();
   private nextSeq = 0;
@@ -66,12 +70,14 @@ export class ClientSession implements ClientCore<SessionMessage> {
   /** Every operation not yet delivered, in issue order. */
   private readonly ops = new Map<number, OpState>();
   /** Operations not yet sent, in issue order, from `undispatchedHead` on. */
-  private undispatched: OpState[] = [];
+  private readonly undispatched: OpState[] = [];
   private undispatchedHead = 0;
   private inflight = 0;
   private completions: Completion[] = [];
   /** MDL: the last delivered operation, while its outcome is unknown (it may still take effect). */
   private lastUnknown: { seq: number; shard: number } | null = null;
+  /** Requests waiting for `flush`, per replica (`shard * replicasPerShard + replica`). */
+  private readonly outgoing = new Map<number, Command[]>();
 
   constructor(readonly config: ClientSessionConfig) {
     assert(config.shards >= 1 && config.replicasPerShard >= 1, 'a cluster has shards and replicas');
@@ -94,7 +100,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
 
   submit(op: OpInput): { seq: number; outputs: Output<SessionMessage, never>[] } {
     const seq = this.nextSeq++;
-    const cmd: Command = { client: this.config.client, seq, ...op };
+    const cmd: Command = { client: this.config.client, seq, op: op.op, key: op.key, value: op.value, expect: op.expect };
     const st: OpState = {
       cmd,
       shard: shardOf(op.key, this.config.shards),
@@ -114,7 +120,16 @@ export class ClientSession implements ClientCore<SessionMessage> {
   }
 
   step(from: Sender, msg: SessionMessage) {
-    if (msg.type === 'reply' && from.kind === 'replica') this.onReply(from.shard, from.replica, msg);
+    if (from.kind === 'replica') {
+      if (msg.type === 'reply') {
+        this.onReply(from.shard, from.replica, msg.seq, msg.status, msg.output, msg.leader);
+      } else if (msg.type === 'replies') {
+        const r = msg.replies;
+        for (let i = 0; i < r.seq.length; i++) {
+          this.onReply(from.shard, from.replica, r.seq[i] as number, r.status[i] as ReplyStatus, r.output[i] as OpOutput, r.leader[i] as number);
+        }
+      }
+    }
     return this.out.take();
   }
 
@@ -135,6 +150,17 @@ export class ClientSession implements ClientCore<SessionMessage> {
   }
 
   flush() {
+    const perShard = this.config.replicasPerShard;
+    for (const [target, cmds] of this.outgoing) {
+      const to = replicaAddr(Math.floor(target / perShard), target % perShard);
+      let start = 0;
+      for (const end of batchEnds(cmds.length, (i) => commandChars(cmds[i] as Command))) {
+        if (end - start === 1) this.out.send(to, { type: 'request', cmd: cmds[start] as Command });
+        else this.out.send(to, requestsOf(this.config.client, start === 0 && end === cmds.length ? cmds : cmds.slice(start, end)));
+        start = end;
+      }
+    }
+    this.outgoing.clear();
     return this.out.take();
   }
 
@@ -144,18 +170,17 @@ export class ClientSession implements ClientCore<SessionMessage> {
     return c;
   }
 
-  private onReply(shard: number, replica: number, r: Reply): void {
-    const st = this.ops.get(r.seq);
+  private onReply(shard: number, replica: number, seq: number, status: ReplyStatus, output: OpOutput, leader: number): void {
+    const st = this.ops.get(seq);
     if (st === undefined || !st.dispatched || st.result !== null || st.shard !== shard) return;
-    const seq = r.seq;
-    switch (r.status) {
+    switch (status) {
       case 'ok':
         this.leaders[shard] = replica;
-        this.settle(st, { seq, status: 'ok', output: r.output });
+        this.settle(st, { seq, status: 'ok', output });
         break;
       case 'not_leader':
-        if (r.leader >= 0 && r.leader !== replica && r.leader < this.config.replicasPerShard) {
-          this.leaders[shard] = r.leader;
+        if (leader >= 0 && leader !== replica && leader < this.config.replicasPerShard) {
+          this.leaders[shard] = leader;
           this.send(st);
         } else {
           // Nobody knows the leader yet (an election is running): try the next replica soon.
@@ -218,7 +243,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
       if (st.result === null) this.dispatch(st);
     }
     if (this.undispatchedHead === this.undispatched.length) {
-      this.undispatched = [];
+      this.undispatched.length = 0;
       this.undispatchedHead = 0;
     }
   }
@@ -255,9 +280,14 @@ export class ClientSession implements ClientCore<SessionMessage> {
     st.target = this.leaders[st.shard] as number;
     st.sentTick = this.now;
     st.resendAt = this.now + this.config.retryTicks;
-    const to = replicaAddr(st.shard, st.target);
-    if (this.config.mode === 'mdl') this.out.send(to, { type: 'mdlRequest', cmd: st.cmd, predShard: st.predShard, predSeq: st.predSeq });
-    else this.out.send(to, { type: 'request', cmd: st.cmd });
+    if (this.config.mode === 'mdl') {
+      this.out.send(replicaAddr(st.shard, st.target), { type: 'mdlRequest', cmd: st.cmd, predShard: st.predShard, predSeq: st.predSeq });
+      return;
+    }
+    const target = st.shard * this.config.replicasPerShard + st.target;
+    const cmds = this.outgoing.get(target);
+    if (cmds === undefined) this.outgoing.set(target, [st.cmd]);
+    else cmds.push(st.cmd);
   }
 
   private rotate(st: OpState): void {

@@ -91,6 +91,11 @@ const EMPTY = 0;
 const DONE = 1;
 const FAILED = 2;
 
+/** The answers without an output, shared: a lookup on every command allocates nothing. */
+const NEW: SessionLookup = Object.freeze({ kind: 'new' });
+const FAILED_LOOKUP: SessionLookup = Object.freeze({ kind: 'failed' });
+const STALE: SessionLookup = Object.freeze({ kind: 'stale' });
+
 /**
  * One client's recent outcomes in a ring indexed by seq (a sliding window: a Map with the
  * oldest entry deleted on every insert is pathologically slow in V8). The ring starts small and
@@ -144,13 +149,13 @@ export class SessionTable {
 
   lookup(client: string, seq: number): SessionLookup {
     const s = this.sessions.get(client);
-    if (s === undefined) return { kind: 'new' };
+    if (s === undefined) return NEW;
     const i = seq & (s.seqs.length - 1);
     if (s.seqs[i] === seq) {
-      if (s.kinds[i] === FAILED) return { kind: 'failed' };
+      if (s.kinds[i] === FAILED) return FAILED_LOOKUP;
       if (s.kinds[i] === DONE) return { kind: 'done', output: s.outputs[i] as OpOutput };
     }
-    return seq < s.floor ? { kind: 'stale' } : { kind: 'new' };
+    return seq < s.floor ? STALE : NEW;
   }
 
   record(client: string, seq: number, output: OpOutput): void {

@@ -2,7 +2,7 @@
  * Messages between a client library session and a replica, shared by every protocol.
  */
 import type { MessagesOf } from './schema.js';
-import { OP_NAMES } from './kv.js';
+import { type Command, OP_NAMES } from './kv.js';
 
 export const COMMAND_SCHEMA = {
   client: 'str',
@@ -26,14 +26,88 @@ export const COMMAND_SCHEMA = {
 export const REPLY_STATUSES = ['ok', 'not_leader', 'wrong_shard', 'busy', 'stale', 'failed', 'bad_request'] as const;
 export type ReplyStatus = (typeof REPLY_STATUSES)[number];
 
+const REPLY_SCHEMA = { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'output', leader: 'int' } as const;
+
+/**
+ * `requests` and `replies` carry many of one client's commands or results in one message: a
+ * pipelining client sends every request it issued in one turn to a leader as one `requests`, and
+ * a leader answers the commands of one client that one step completed with one `replies`. Each
+ * item means exactly what a lone `request` or `reply` would (a lone one still travels as such).
+ * Batching only saves framing and encoding per operation; it promises nothing about order. Both
+ * hold their items as tables (column by column), and a `requests` names its client once.
+ */
 export const CLIENT_MESSAGES = {
   request: { code: 1, schema: { cmd: { obj: COMMAND_SCHEMA } } },
-  reply: { code: 2, schema: { seq: 'nat', status: { enum: REPLY_STATUSES }, output: 'output', leader: 'int' } },
+  reply: { code: 2, schema: REPLY_SCHEMA },
+  requests: {
+    code: 8,
+    schema: {
+      client: 'str',
+      cmds: { table: { seq: 'nat', op: { enum: OP_NAMES }, key: 'str', value: { nullable: 'str' }, expect: { nullable: 'str' } } },
+    },
+  },
+  replies: { code: 9, schema: { replies: { table: REPLY_SCHEMA } } },
 } as const;
+
+/**
+ * Limits of one `requests` or `replies` message: items, and characters of the strings its items
+ * carry (at most 3 bytes each in UTF-8), which keeps it far below any frame limit. A single item
+ * larger than the budget travels alone.
+ */
+export const BATCH_ITEMS_MAX = 4096;
+export const BATCH_CHARS_MAX = 1 << 20;
+
+/**
+ * Items 0..count-1 cut, in order, into runs within the batch limits (`chars(i)` measures item
+ * i): the end (exclusive) of each run.
+ */
+export function batchEnds(count: number, chars: (i: number) => number): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  let runChars = 0;
+  for (let i = 0; i < count; i++) {
+    const c = chars(i);
+    if (i > start && (i - start >= BATCH_ITEMS_MAX || runChars + c > BATCH_CHARS_MAX)) {
+      ends.push(i);
+      start = i;
+      runChars = 0;
+    }
+    runChars += c;
+  }
+  if (start < count) ends.push(count);
+  return ends;
+}
 
 export type ClientMessage = MessagesOf<typeof CLIENT_MESSAGES>;
 export type Request = Extract<ClientMessage, { type: 'request' }>;
 export type Reply = Extract<ClientMessage, { type: 'reply' }>;
+export type Requests = Extract<ClientMessage, { type: 'requests' }>;
+export type Replies = Extract<ClientMessage, { type: 'replies' }>;
+
+/** `cmds`, every one of `client`, as one `requests` message. */
+export function requestsOf(client: string, cmds: readonly Command[]): Requests {
+  const n = cmds.length;
+  const t: Requests['cmds'] = { seq: new Array<number>(n), op: new Array<Command['op']>(n), key: new Array<string>(n), value: new Array<string | null>(n), expect: new Array<string | null>(n) };
+  for (let i = 0; i < n; i++) {
+    const c = cmds[i] as Command;
+    t.seq[i] = c.seq;
+    t.op[i] = c.op;
+    t.key[i] = c.key;
+    t.value[i] = c.value;
+    t.expect[i] = c.expect;
+  }
+  return { type: 'requests', client, cmds: t };
+}
+
+/** The commands `msg` holds. */
+export function commandsOf(msg: Requests): Command[] {
+  const t = msg.cmds;
+  const cmds = new Array<Command>(t.seq.length);
+  for (let i = 0; i < cmds.length; i++) {
+    cmds[i] = { client: msg.client, seq: t.seq[i] as number, op: t.op[i] as Command['op'], key: t.key[i] as string, value: t.value[i] as string | null, expect: t.expect[i] as string | null };
+  }
+  return cmds;
+}
 
 /**
  * Operator and test-harness messages to a replica (from a client connection): fault injection

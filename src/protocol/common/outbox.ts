@@ -1,5 +1,8 @@
 import type { Address, Output, Phase } from './core.js';
 
+/** Most calls into a core output nothing: they all return this list, which nobody may change. */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** Collects a core's outputs in order during one call; the host takes them all at the end. */
 export class Outbox<M, R> {
   private items: Output<M, R>[] = [];
@@ -26,8 +29,10 @@ export class Outbox<M, R> {
     this.items.push({ type: 'observe', phase, client, seq });
   }
 
+  /** The outputs so far, in order (a shared frozen empty list when there are none). */
   take(): Output<M, R>[] {
     const items = this.items;
+    if (items.length === 0) return NONE;
     this.items = [];
     return items;
   }

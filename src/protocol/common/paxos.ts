@@ -185,7 +185,7 @@ export class PaxosEngine<V, S, M> {
     for (let s = this.executedUpTo; s < this.logEnd; s++) {
       const e = this.entry(s);
       if (e === undefined) continue;
-      records.push({ type: 'accept', slot: s, ballot: e.ballot, value: e.value });
+      records.push({ type: 'accept', ballot: e.ballot, slot: s, value: e.value, committedUpTo: this.committedUpTo });
       if (e.committed) records.push({ type: 'commit', slot: s, ballot: e.ballot });
     }
     return records;
@@ -454,11 +454,12 @@ export class PaxosEngine<V, S, M> {
   private proposeAt(slot: number, value: V, toAll: boolean): void {
     assert(this.entry(slot)?.committed !== true, `slot ${slot} is already chosen`);
     this.setEntry(slot, { ballot: this.ballot, value, committed: false });
-    this.persist({ type: 'accept', slot, ballot: this.ballot, value });
+    const msg = { type: 'accept', ballot: this.ballot, slot, value, committedUpTo: this.committedUpTo } as const;
+    // The record is the message: the host encodes it once for the log and the followers.
+    this.persist(msg);
     const votes = new Quorum(this.quorumSize);
     votes.add(this.config.replica);
     this.inflight.set(slot, { votes, sentTick: this.now });
-    const msg = { type: 'accept', ballot: this.ballot, slot, value, committedUpTo: this.committedUpTo } as const;
     for (const r of toAll || !this.config.thrifty ? this.others : this.thriftyTargets()) this.send(r, msg);
     this.broadcastCommitted = this.committedUpTo;
     this.lastBroadcastTick = this.now;
@@ -548,7 +549,8 @@ export class PaxosEngine<V, S, M> {
     const e = this.entry(m.slot);
     if (m.slot >= this.logBase && e?.committed !== true && !(e !== undefined && e.ballot === m.ballot)) {
       this.setEntry(m.slot, { ballot: m.ballot, value: m.value, committed: false });
-      this.persist({ type: 'accept', slot: m.slot, ballot: m.ballot, value: m.value });
+      // The record is the message as received: the host logs the bytes it arrived in.
+      this.persist(m);
       this.promisedDurable = Math.max(this.promisedDurable, m.ballot);
     }
     this.learnCommitPoint(from, m.ballot, m.committedUpTo);
@@ -586,7 +588,7 @@ export class PaxosEngine<V, S, M> {
   private onCommit(m: Extract<PaxosMessage<V, S>, { type: 'commit' }>): void {
     if (m.slot < this.logBase || this.entry(m.slot)?.committed === true) return;
     this.setEntry(m.slot, { ballot: m.ballot, value: m.value, committed: false });
-    this.persist({ type: 'accept', slot: m.slot, ballot: m.ballot, value: m.value });
+    this.persist({ type: 'accept', ballot: m.ballot, slot: m.slot, value: m.value, committedUpTo: this.committedUpTo });
     this.markChosen(m.slot);
     this.advance();
   }

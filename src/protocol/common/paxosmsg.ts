@@ -57,16 +57,25 @@ export type PaxosMessage<V, S> =
 export type PaxosRecord<V, S> =
   /** Never take part in a ballot below this one again. */
   | { type: 'promise'; ballot: number }
-  /** Accepted `value` in `slot` at `ballot` (implies a promise of `ballot`). */
-  | { type: 'accept'; slot: number; ballot: number; value: V }
+  /**
+   * Accepted `value` in `slot` at `ballot` (implies a promise of `ballot`). It is the Accept
+   * message itself, same code and fields (`committedUpTo`, the leader's commit point then, is not
+   * needed on restart): a replica logs the very object it sends or received, and the codec
+   * encodes it once (see `MessageCodec`).
+   */
+  | Extract<PaxosMessage<V, S>, { type: 'accept' }>
   /** The value accepted at `ballot` in `slot` is chosen. Not synced on its own: it can be relearned. */
   | { type: 'commit'; slot: number; ballot: number }
   /** Every slot below `upTo` is executed into `state`; earlier records are no longer needed. */
   | { type: 'snapshot'; upTo: number; state: S };
 
-/** Wire codes 30..39 for log messages; a cluster runs one protocol, so protocols may share them. */
+/**
+ * Wire codes 30..39 for log messages; a cluster runs one protocol, so protocols may share them.
+ * The accept record shares the Accept message's code and schema (see `PaxosRecord`).
+ */
 export function paxosTables<VF extends Field, SF extends Field>(value: VF, state: SF) {
   const entry = { obj: { slot: 'nat', ballot: 'nat', value } } as const;
+  const accept = { code: 32, schema: { ballot: 'nat', slot: 'nat', value, committedUpTo: 'nat' } } as const;
   return {
     messages: {
       prepare: { code: 30, schema: { ballot: 'nat', fromSlot: 'nat' } },
@@ -84,7 +93,7 @@ export function paxosTables<VF extends Field, SF extends Field>(value: VF, state
           committedUpTo: 'nat',
         },
       },
-      accept: { code: 32, schema: { ballot: 'nat', slot: 'nat', value, committedUpTo: 'nat' } },
+      accept,
       acceptReply: {
         code: 33,
         schema: { ballot: 'nat', slot: 'nat', ok: 'bool', promised: 'nat', committedUpTo: 'nat' },
@@ -98,7 +107,7 @@ export function paxosTables<VF extends Field, SF extends Field>(value: VF, state
     },
     records: {
       promise: { code: 1, schema: { ballot: 'nat' } },
-      accept: { code: 2, schema: { slot: 'nat', ballot: 'nat', value } },
+      accept,
       commit: { code: 3, schema: { slot: 'nat', ballot: 'nat' } },
       snapshot: { code: 4, schema: { upTo: 'nat', state } },
     },

@@ -14,6 +14,12 @@ export type Field =
   | { readonly nullable: Field }
   | { readonly arr: Field }
   | { readonly obj: Schema }
+  /**
+   * Rows of `Schema` held column by column: an object with one array per field, all of one
+   * length (row i is every column's item i). Arrays of plain values encode, decode and check in
+   * a fraction of the time of one object per row.
+   */
+  | { readonly table: Schema }
   | { readonly enum: readonly string[] };
 
 export type Schema = { readonly [name: string]: Field };
@@ -32,9 +38,11 @@ type InferField<F> = F extends 'int' | 'nat' | 'num'
             ? InferField<G>[]
             : F extends { readonly obj: infer S }
               ? Infer<S>
-              : F extends { readonly enum: readonly (infer E)[] }
-                ? E
-                : never;
+              : F extends { readonly table: infer S }
+                ? { -readonly [K in keyof S]: InferField<S[K]>[] }
+                : F extends { readonly enum: readonly (infer E)[] }
+                  ? E
+                  : never;
 
 export type Infer<S> = { -readonly [K in keyof S]: InferField<S[K]> };
 
@@ -100,9 +108,31 @@ function fieldProblem(field: Field, value: unknown): Problem | null {
     return null;
   }
   if ('obj' in field) return schemaProblem(field.obj, value);
+  if ('table' in field) return tableProblem(field.table, value);
   return typeof value === 'string' && field.enum.includes(value)
     ? null
     : { path: '', message: `expected one of ${field.enum.join(', ')}` };
+}
+
+function tableProblem(schema: Schema, value: unknown): Problem | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { path: '', message: 'expected an object of columns' };
+  const columns = value as Record<string, unknown>;
+  let rows = -1;
+  for (const name in schema) {
+    const column = columns[name];
+    if (!Array.isArray(column)) return { path: `.${name}`, message: 'expected an array' };
+    if (rows < 0) rows = column.length;
+    else if (column.length !== rows) return { path: `.${name}`, message: `expected ${rows} items, like the columns before it` };
+    const field = schema[name] as Field;
+    for (let i = 0; i < column.length; i++) {
+      const err = fieldProblem(field, column[i]);
+      if (err !== null) {
+        err.path = `.${name}[${i}]${err.path}`;
+        return err;
+      }
+    }
+  }
+  return null;
 }
 
 function schemaProblem(schema: Schema, value: unknown): Problem | null {

@@ -55,6 +55,7 @@
 import { assert } from '../common/assert.js';
 import type { Phase, ReplicaCore, ReplicaStatus, Sender } from '../common/core.js';
 import { type Command, commandProblem } from '../common/kv.js';
+import { commandsOf } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
 import { type PaxosConfig, PaxosEngine } from '../common/paxos.js';
 import type { Rng } from '../common/rng.js';
@@ -192,6 +193,9 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
         break;
       case 'request':
         if (from.kind === 'client') this.onRequest({ type: 'mdlRequest', cmd: msg.cmd, predShard: -1, predSeq: -1 });
+        break;
+      case 'requests':
+        if (from.kind === 'client') for (const cmd of commandsOf(msg)) this.onRequest({ type: 'mdlRequest', cmd, predShard: -1, predSeq: -1 });
         break;
       case 'coordRequest':
         this.onCoordRequest(msg);

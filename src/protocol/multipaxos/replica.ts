@@ -7,10 +7,10 @@
  */
 import { assert } from '../common/assert.js';
 import type { ReplicaCore, ReplicaStatus, Sender } from '../common/core.js';
-import { clientAddr } from '../common/core.js';
 import { type Command, commandProblem, KvStore, type OpOutput, SessionTable } from '../common/kv.js';
-import type { ClientMessage, Reply, ReplyStatus } from '../common/messages.js';
+import { commandsOf, type ClientMessage, type ReplyStatus } from '../common/messages.js';
 import { Outbox } from '../common/outbox.js';
+import { ReplyBatcher } from '../common/replies.js';
 import { type PaxosConfig, PaxosEngine, type StateMachine } from '../common/paxos.js';
 import type { Rng } from '../common/rng.js';
 import { shardOf } from '../common/shardmap.js';
@@ -32,6 +32,7 @@ export type MultiPaxosWire = MultiPaxosMessage | ClientMessage;
 export class KvMachine implements StateMachine<Command[], KvState> {
   readonly kv = new KvStore();
   readonly sessions: SessionTable;
+  private readonly replies = new ReplyBatcher();
 
   constructor(
     private readonly config: MultiPaxosConfig,
@@ -82,8 +83,12 @@ export class KvMachine implements StateMachine<Command[], KvState> {
   }
 
   reply(cmd: Command, status: ReplyStatus, output: OpOutput, leader = this.config.replica): void {
-    const msg: Reply = { type: 'reply', seq: cmd.seq, status, output, leader };
-    this.out.sendChosen(clientAddr(cmd.client), msg, this.config.replicas === 1);
+    this.replies.add(cmd.client, cmd.seq, status, output, leader);
+  }
+
+  /** The replies of this call, one message per client (they leave after everything else it output). */
+  sendReplies(): void {
+    this.replies.sendAll(this.out, this.config.replicas === 1);
   }
 
   snapshot(): KvState {
@@ -127,17 +132,21 @@ export class MultiPaxosReplica implements ReplicaCore<MultiPaxosWire, MultiPaxos
       case 'request':
         if (from.kind === 'client') this.onRequest(msg.cmd);
         break;
+      case 'requests':
+        if (from.kind === 'client') for (const cmd of commandsOf(msg)) this.onRequest(cmd);
+        break;
       case 'reply':
+      case 'replies':
         break;
       default:
         this.engine.onMessage(from, msg);
     }
-    return this.out.take();
+    return this.outputs();
   }
 
   tick() {
     this.engine.tick();
-    return this.out.take();
+    return this.outputs();
   }
 
   flush() {
@@ -151,6 +160,11 @@ export class MultiPaxosReplica implements ReplicaCore<MultiPaxosWire, MultiPaxos
       this.pendingHead = 0;
     }
     this.engine.flush();
+    return this.outputs();
+  }
+
+  private outputs() {
+    this.machine.sendReplies();
     return this.out.take();
   }
 
