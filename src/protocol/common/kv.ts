@@ -35,6 +35,17 @@ export function isWrite(op: OpName): boolean {
   return op !== 'get';
 }
 
+/**
+ * A copy of s that shares no storage with the string it was cut from. A decoder may hand out
+ * every string of a message as a slice of one long string (msgpackr's native string extraction
+ * does), and V8 keeps that whole string alive while any slice of it lives: a stored value of 16
+ * bytes would hold a batch's 20 KB. Concatenation makes a new string and slicing that one
+ * flattens it into fresh storage; short strings (under 13 characters) are copied by V8 anyway.
+ */
+export function ownString(s: string): string {
+  return (' ' + s).slice(1);
+}
+
 export class KvStore {
   private readonly data = new Map<string, string>();
 
@@ -49,17 +60,17 @@ export class KvStore {
         return this.data.get(key) ?? null;
       case 'put':
         assert(cmd.value !== null, 'put without a value');
-        this.data.set(key, cmd.value);
+        this.data.set(ownString(key), ownString(cmd.value));
         return null;
       case 'append':
         assert(cmd.value !== null, 'append without a value');
-        this.data.set(key, (this.data.get(key) ?? '') + cmd.value);
+        this.data.set(ownString(key), (this.data.get(key) ?? '') + ownString(cmd.value));
         return null;
       case 'cas': {
         assert(cmd.value !== null, 'cas without a value');
         const current = this.data.get(key) ?? null;
         if (current !== cmd.expect) return false;
-        this.data.set(key, cmd.value);
+        this.data.set(ownString(key), ownString(cmd.value));
         return true;
       }
     }
@@ -217,10 +228,10 @@ export class SessionTable {
         const oldest = this.sessions.keys().next();
         if (oldest.done !== true) this.sessions.delete(oldest.value);
       }
-      this.sessions.set(client, s);
+      this.sessions.set(ownString(client), s);
     } else if (this.ops - s.touchedAt >= TOUCH_EVERY_OPS) {
       this.sessions.delete(client);
-      this.sessions.set(client, s);
+      this.sessions.set(ownString(client), s);
       s.touchedAt = this.ops;
     }
     return s;
