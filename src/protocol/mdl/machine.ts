@@ -21,7 +21,7 @@
  * - a `fail` applies only to an operation not yet ordered or executed, and not decided by a leader
  *   older than the one that committed it (that leader may have ordered it and told its successor).
  */
-import { assert } from '../common/assert.js';
+import { assert, AssertionError } from '../common/assert.js';
 import { clientAddr } from '../common/core.js';
 import { type Command, KvStore, type OpOutput, SessionTable } from '../common/kv.js';
 import type { Reply, ReplyStatus } from '../common/messages.js';
@@ -191,9 +191,10 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
   private execute(item: MdlItem, leading: boolean): void {
     const id = opId(item.client, item.seq);
     const cmd = item.cmd;
-    assert(cmd !== null, `order item for ${item.client}#${item.seq} executes without its command`);
-    assert(this.sessions.lookup(item.client, item.seq).kind === 'new', `${item.client}#${item.seq} executes twice`);
-    assert(item.ts >= this.executedTs, `timestamp ${item.ts} executes after ${this.executedTs}`);
+    // Checked on every execution, so the messages are built only when a check fails.
+    if (cmd === null) throw new AssertionError(`order item for ${item.client}#${item.seq} executes without its command`);
+    if (this.sessions.lookup(item.client, item.seq).kind !== 'new') throw new AssertionError(`${item.client}#${item.seq} executes twice`);
+    if (item.ts < this.executedTs) throw new AssertionError(`timestamp ${item.ts} executes after ${this.executedTs}`);
     const output = this.kv.apply(cmd);
     this.sessions.record(item.client, item.seq, output);
     this.executedTs = item.ts;
