@@ -1192,6 +1192,9 @@ class Search {
         }
       }
       if (this.guided && ++this.sinceProgress > STALL_NODES) {
+        // Whether or not there is somewhere to jump to, look again only after another stall:
+        // finding the target walks the trail.
+        this.sinceProgress = 0;
         const frame = this.jumpTarget(frameTrail);
         if (frame >= 0) {
           frameTrail.length = frameStart.length = frameNext.length = frame + 1;
@@ -1201,7 +1204,6 @@ class Search {
           this.pushChoices(choices);
           frameNext.data[frame] = frameStart.data[frame] as number;
           this.bestOk = this.okTotal - this.okLeft;
-          this.sinceProgress = 0;
           this.lowWater = this.trOp.length;
         }
       }
