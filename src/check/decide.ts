@@ -33,7 +33,9 @@ export function decide(ops: readonly HistoryOp[], model: Model, budget: Budget):
   // it is a necessary condition (each key's operations must satisfy mdl on their own), and the
   // per-key orders usually merge into a witness; when they do not, search the whole history.
   // What is known of the whole history (who must take effect, and by when) holds for each key.
-  // Free choices follow `earliest`, so that the keys' orders fit together.
+  // Free choices follow a guess of when each operation took effect, so that the keys' orders fit
+  // together: midway between the earliest it can (`earliest`) and when it is due, and never before
+  // an operation its client issued earlier.
   const sure = new Uint8Array(ops.length);
   const due = new Float64Array(ops.length);
   const rank = new Float64Array(ops.length);
@@ -41,7 +43,10 @@ export function decide(ops: readonly HistoryOp[], model: Model, budget: Budget):
     const op = whole.source[i] as number;
     sure[op] = facts.sure[i] as number;
     due[op] = facts.due[i] as number;
-    rank[op] = analysis.earliest[i] as number;
+    const earliest = analysis.earliest[i] as number;
+    const moment = Number.isFinite(due[op]) && (due[op] as number) > earliest ? (earliest + (due[op] as number)) / 2 : earliest;
+    const previous = i > (whole.laneStart[whole.lane[i] as number] as number) ? (rank[whole.source[i - 1] as number] as number) : -Infinity;
+    rank[op] = Math.max(moment, previous);
   }
   const keys = searchKeys(ops, model, budget, { sure, due, rank });
   if (keys.kind !== 'orders') return keys;
