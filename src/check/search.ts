@@ -1018,8 +1018,15 @@ class Search {
     return kind === CAS && this.status[k] === OK && this.p.output[k] === false && this.valId[this.key[k] as number] !== this.expectId[k];
   }
 
+  /** Does an undecided ok read need k's value, exactly or (a put or cas) extended by appends, or (an append) hold its piece among the key's next reads? */
   private isNeeded(k: number): boolean {
-    if (this.kind[k] !== APPEND) return (this.needCount[this.writeId[k] as number] as number) > 0;
+    if (this.kind[k] !== APPEND) {
+      if ((this.needCount[this.writeId[k] as number] as number) > 0) return true;
+      const extended = this.prefixReaders[k];
+      if (extended === null || extended === undefined) return false;
+      for (let j = 0; j < extended.length; j++) if (this.decided[extended[j] as number] === 0) return true;
+      return false;
+    }
     const x = this.key[k] as number;
     const sentinel = this.n + x;
     const v = this.p.value[k] as string;
