@@ -36,6 +36,7 @@
  */
 import { FingerprintSet } from './memo.js';
 import { APPEND, CAS, FAIL, GET, OK, PUT, UNKNOWN, type Prepared } from './prepared.js';
+import { tileableFrom } from './sources.js';
 import { NULL_HASH_1, NULL_HASH_2, tablesFor } from './tables.js';
 
 export type Model = 'linearizable' | 'mdl';
@@ -860,26 +861,45 @@ class Search {
     return out;
   }
 
-  /** See baseFollowers. An append follows a base when its piece, which nothing else writes, lies beyond the base in a read value. */
+  /**
+   * See baseFollowers. An append follows a base when its piece, which nothing else writes, is in
+   * every way of writing the read value's part beyond the base as the key's append values one
+   * after another (a piece can also occur inside others, or across two: "c2:2" in "c2:21").
+   */
   private tabulateBaseFollowers(base: Int32Array): (Int32Array | null)[] {
     const p = this.p;
     const lists = new Map<number, Set<number>>();
     const pieceCount = new Map<string, number>();
+    const piecesOf = new Map<number, Set<string>>();
     for (let a = 0; a < p.n; a++) {
-      if (this.kind[a] === APPEND && this.status[a] !== FAIL) pieceCount.set(`${this.key[a]}:${p.value[a]}`, (pieceCount.get(`${this.key[a]}:${p.value[a]}`) ?? 0) + 1);
+      if (this.kind[a] !== APPEND || this.status[a] === FAIL || (p.value[a] as string).length === 0) continue;
+      const x = this.key[a] as number;
+      pieceCount.set(`${x}:${p.value[a]}`, (pieceCount.get(`${x}:${p.value[a]}`) ?? 0) + 1);
+      const pieces = piecesOf.get(x) ?? new Set<string>();
+      pieces.add(p.value[a] as string);
+      piecesOf.set(x, pieces);
     }
+    /** The appends that follow base w in a value, by w and value (reads of one value share them). */
+    const following = new Map<string, number[]>();
     for (let r = 0; r < p.n; r++) {
       const w = base[r] as number;
       if (w < 0) continue;
       const x = this.key[r] as number;
-      const s = this.idStr[this.needId[r] as number] as string;
-      const from = (p.value[w] as string).length;
       const list = lists.get(w) ?? new Set<number>();
       list.add(r);
-      for (const a of this.appendsOfKey[x] as Int32Array) {
-        const piece = p.value[a] as string;
-        if (this.status[a] !== FAIL && piece.length > 0 && pieceCount.get(`${x}:${piece}`) === 1 && s.indexOf(piece, from) >= 0) list.add(a);
+      const signature = `${w}:${this.needId[r]}`;
+      let appends = following.get(signature);
+      if (appends === undefined) {
+        appends = [];
+        const rest = (this.idStr[this.needId[r] as number] as string).slice((p.value[w] as string).length);
+        for (const a of this.appendsOfKey[x] as Int32Array) {
+          const piece = p.value[a] as string;
+          if (this.status[a] === FAIL || piece.length === 0 || pieceCount.get(`${x}:${piece}`) !== 1 || !rest.includes(piece)) continue;
+          if (!tileableFrom(rest, piecesOf.get(x) as Set<string>, piece)(0)) appends.push(a);
+        }
+        following.set(signature, appends);
       }
+      for (const a of appends) list.add(a);
       lists.set(w, list);
     }
     const out = new Array<Int32Array | null>(p.n).fill(null);

@@ -57,7 +57,7 @@ export function analyzeSources(p: Prepared, model: Model): Sources {
   }
 
   const { source, unwritten } = findSources(p, out);
-  const base = findBases(p, out, source);
+  const base = findBases(p, out);
   const sure = new Uint8Array(n);
   for (let i = 0; i < n; i++) if (p.status[i] === OK) sure[i] = 1;
   for (let r = 0; r < n; r++) {
@@ -131,7 +131,7 @@ function breachChain(p: Prepared, f: number, ok: number): number[] {
  * operation can be that put or cas and appends alone cannot, it is the base. Keys with more than
  * APPEND_PAIRS_MAX (read value × append) pairs are left alone.
  */
-function findBases(p: Prepared, out: Uint8Array, source: Int32Array): Int32Array {
+function findBases(p: Prepared, out: Uint8Array): Int32Array {
   const keys = p.keys.length;
   const base = new Int32Array(p.n).fill(-1);
   const writersOf: Map<string, number[]>[] = Array.from({ length: keys }, () => new Map());
@@ -154,7 +154,7 @@ function findBases(p: Prepared, out: Uint8Array, source: Int32Array): Int32Array
   for (let r = 0; r < p.n; r++) {
     const s = readValue(p, r);
     const x = p.key[r] as number;
-    if (s === null || (source[r] as number) >= 0 || (appends[x] as number) * (reads[x] as number) > APPEND_PAIRS_MAX) continue;
+    if (s === null || (appends[x] as number) * (reads[x] as number) > APPEND_PAIRS_MAX) continue;
     const writers = writersOf[x] as Map<string, number[]>;
     if (writers.has(s)) continue;
     const tiles = tileableFrom(s, pieces[x] as Set<string>);
@@ -172,14 +172,16 @@ function findBases(p: Prepared, out: Uint8Array, source: Int32Array): Int32Array
   return base;
 }
 
-/** For each position of s, whether the part from there on is a concatenation of values in `pieces`. */
-function tileableFrom(s: string, pieces: Set<string>): (from: number) => boolean {
+/** For each position of s, whether the part from there on is a concatenation of values in `pieces` other than `without`. */
+export function tileableFrom(s: string, pieces: ReadonlySet<string>, without: string | null = null): (from: number) => boolean {
   const lengths = [...new Set([...pieces].map((v) => v.length))];
   const ok = new Uint8Array(s.length + 1);
   ok[s.length] = 1;
   for (let from = s.length - 1; from >= 0; from--) {
     for (const length of lengths) {
-      if (from + length <= s.length && ok[from + length] === 1 && pieces.has(s.slice(from, from + length))) {
+      if (from + length > s.length || ok[from + length] !== 1) continue;
+      const piece = s.slice(from, from + length);
+      if (piece !== without && pieces.has(piece)) {
         ok[from] = 1;
         break;
       }
