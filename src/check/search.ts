@@ -89,6 +89,11 @@ export interface SearchHints {
    * witness exists: it answers `ok` or `unknown`, never `violation`.
    */
   guided?: boolean;
+  /**
+   * Guided only: at a stall with nowhere to jump back to, give up (`unknown`) instead of going on
+   * depth first. For a first try whose caller can make a better guess when it fails.
+   */
+  quitWhenStuck?: boolean;
 }
 
 export function search(p: Prepared, model: Model, budget: SearchBudget, hints: SearchHints = {}): SearchResult {
@@ -257,6 +262,7 @@ class Search {
   private bestOk = -1;
   private stuck: Stuck | null = null;
   private readonly guided: boolean;
+  private readonly quitWhenStuck: boolean;
   /** Guided search: nodes since the most-placed count last grew, and the shortest trail since. */
   private sinceProgress = 0;
   private lowWater = 0;
@@ -276,6 +282,7 @@ class Search {
     const t = tablesFor(p, mdl);
     this.n = n;
     this.guided = hints.guided === true;
+    this.quitWhenStuck = this.guided && hints.quitWhenStuck === true;
     this.kind = p.kind;
     this.status = p.status;
     this.key = p.key;
@@ -1223,6 +1230,9 @@ class Search {
         // finding the target walks the trail.
         this.sinceProgress = 0;
         const frame = this.jumpTarget(frameTrail);
+        if (frame < 0 && this.quitWhenStuck) {
+          return { kind: 'unknown', reason: 'the guided search stalled with nowhere to jump back to', states: this.memo.size, stuck: this.stuck };
+        }
         if (frame >= 0) {
           frameTrail.length = frameStart.length = frameNext.length = frame + 1;
           while (this.trOp.length > (frameTrail.data[frame] as number)) this.undoLast();
