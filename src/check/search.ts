@@ -835,8 +835,10 @@ class Search {
 
   /**
    * For each append whose piece (its value) nothing else on its key writes, neither another
-   * append nor a put or cas whose value holds it: the ok reads of values that hold the piece.
-   * Keys with more than PIECE_PAIRS_MAX (read value × append) pairs get none.
+   * append nor a put or cas whose value holds it: the ok reads of values built with the piece,
+   * that is, values that can be written in only one way as a put or cas value (or nothing) followed
+   * by append values, and that way uses the piece. (Holding it is not enough: "c2:2" is in
+   * "c2:21".) Keys with more than PIECE_PAIRS_MAX (read value × append) pairs get none.
    */
   private tabulatePieceReaders(): (Int32Array | null)[] {
     const p = this.p;
@@ -858,10 +860,17 @@ class Search {
       if (appends.length === 0 || reads.length === 0 || appends.length * (reads.length + (writtenOf[x] as string[]).length) > PIECE_PAIRS_MAX) continue;
       const pieces = new Map<string, number>();
       for (const a of appends) pieces.set(p.value[a] as string, (pieces.get(p.value[a] as string) ?? 0) + 1);
+      const pieceSet = new Set(pieces.keys());
+      const written = writtenOf[x] as string[];
+      const builtWith = new Map<number, string[] | null>();
+      for (const r of reads) {
+        const need = this.needId[r] as number;
+        if (!builtWith.has(need)) builtWith.set(need, onlyTiling(this.idStr[need] as string, written, pieceSet));
+      }
       for (const a of appends) {
         const piece = p.value[a] as string;
-        if (pieces.get(piece) !== 1 || (writtenOf[x] as string[]).some((w) => w.includes(piece))) continue;
-        const found = reads.filter((r) => (this.idStr[this.needId[r] as number] as string).includes(piece));
+        if (pieces.get(piece) !== 1 || written.some((w) => w.includes(piece))) continue;
+        const found = reads.filter((r) => builtWith.get(this.needId[r] as number)?.includes(piece) === true);
         if (found.length > 0) out[a] = Int32Array.from(found);
       }
     }
@@ -1313,4 +1322,39 @@ class LiveAppends {
     }
     return false;
   }
+}
+
+/**
+ * The append values that build s when s can be written in only one way as a value from
+ * `written` that starts it (or nothing) followed by values from `pieces`; null when there are
+ * several ways or none.
+ */
+function onlyTiling(s: string, written: readonly string[], pieces: ReadonlySet<string>): string[] | null {
+  const lengths = [...new Set([...pieces].map((v) => v.length))];
+  // ways[i]: how many ways (counted up to 2) s from i on is a sequence of pieces.
+  const ways = new Uint8Array(s.length + 1);
+  ways[s.length] = 1;
+  for (let i = s.length - 1; i >= 0; i--) {
+    let count = 0;
+    for (const length of lengths) {
+      if (i + length <= s.length && pieces.has(s.slice(i, i + length))) count += ways[i + length] as number;
+    }
+    ways[i] = Math.min(count, 2);
+  }
+  const starts = new Set([0]);
+  for (const w of written) if (s.startsWith(w)) starts.add(w.length);
+  let total = 0;
+  let start = -1;
+  for (const i of starts) {
+    total += ways[i] as number;
+    if ((ways[i] as number) > 0) start = i;
+  }
+  if (total !== 1) return null;
+  const used: string[] = [];
+  for (let i = start; i < s.length; ) {
+    const length = lengths.find((l) => i + l <= s.length && pieces.has(s.slice(i, i + l)) && ways[i + l] === 1) as number;
+    used.push(s.slice(i, i + length));
+    i += length;
+  }
+  return used;
 }

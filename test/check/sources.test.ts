@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkHistory } from '../../src/check/checker.js';
 import { prepare } from '../../src/check/prepared.js';
+import { search } from '../../src/check/search.js';
 import { analyzeSources } from '../../src/check/sources.js';
 import { witnessProblem } from '../../src/check/witness.js';
 import { append, bruteForce, cas, get, put } from './ops.js';
@@ -43,5 +44,21 @@ describe('check › sources', () => {
     const result = checkHistory(ops, { model: 'mdl', timeoutMs: 10_000 });
     assert.equal(result.verdict, 'ok');
     assert.ok(result.verdict === 'ok' && witnessProblem(ops, 'mdl', result.witness) === null);
+  });
+
+  it('the whole-history search does not make an append precede a read whose value holds its value only inside another one\'s ("c2:2" in "c2:21")', () => {
+    // C's append of c2:2 comes after R read c2:21; were it taken to precede that read, R's next
+    // read of X would have to follow C's put of Y, which overwrites X.
+    const ops = [
+      put('P', 0, 'x', 'X', [0, 10]),
+      append('B', 0, 'k', 'c2:21', [20, 30]),
+      get('R', 0, 'k', 'c2:21', [40, 50]),
+      get('R', 1, 'x', 'X', [60, 70]),
+      put('C', 0, 'x', 'Y', [55, 90]),
+      append('C', 1, 'k', 'c2:2', [56, 110]),
+    ];
+    assert.equal(bruteForce(ops, 'mdl'), true);
+    const result = search(prepare(ops), 'mdl', { deadlineMs: performance.now() + 10_000, memoryBytesMax: 1 << 28 });
+    assert.equal(result.kind, 'ok');
   });
 });
