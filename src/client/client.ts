@@ -3,9 +3,10 @@
  * `ClientSession` core, which names each operation (client id, sequence number), routes it by
  * key to its shard's leader, follows "not leader" answers, retries with the same name, and gives
  * up with an unknown outcome after the timeout. This file only carries out what the core decides:
- * one `ClientConnection` per replica it talks to, ticks while operations are outstanding (an
- * idle client arms no timer), map refreshes from the master when a shard's leader is unknown or
- * silent, injected link delays (wide-area emulation), and the history recorder.
+ * one `ClientConnection` per replica it talks to, ticks while the core has work (operations
+ * outstanding, or timed-out ones it still asks about; an idle client arms no timer), map
+ * refreshes from the master when a shard's leader is unknown or silent, injected link delays
+ * (wide-area emulation), and the history recorder.
  *
  * Dispatch is chosen from the cluster's protocol: Multi-Paxos clusters get single dispatch (one
  * operation in flight; concurrent calls queue and go out one at a time, in issue order), or a
@@ -260,9 +261,18 @@ class Client implements KvClient {
       this.inflight.set(seq, call);
       this.carryOut(outputs);
     }
-    if (this.inflight.size > 0 && this.ticker === null) {
-      this.ticker = setInterval(() => this.onTick(), CLIENT_TICK_MS);
-    }
+    this.updateTicking();
+  }
+
+  /**
+   * Ticks while the core has work. Asking in the background about operations that timed out
+   * (MDL) does not keep the process alive; calls in flight do.
+   */
+  private updateTicking(): void {
+    if (!this.session.needsTicks) return this.stopTicking();
+    this.ticker ??= setInterval(() => this.onTick(), CLIENT_TICK_MS);
+    if (this.inflight.size > 0) this.ticker.ref();
+    else this.ticker.unref();
   }
 
   private onTick(): void {
@@ -291,7 +301,6 @@ class Client implements KvClient {
   private settle(): void {
     for (const c of this.session.takeCompletions()) this.complete(c);
     this.pump();
-    if (this.inflight.size === 0) this.stopTicking();
   }
 
   private complete(c: Completion): void {

@@ -1,6 +1,6 @@
 /**
- * Step-level tests of the client session core's batching: what a pipelining session sends, and
- * how it takes batched replies.
+ * Step-level tests of the client session core: what a pipelining session sends, how it takes
+ * batched replies, and how an MDL session orders operations after one whose outcome is unknown.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { ClientSession, type DispatchMode } from '../../src/protocol/client/sess
 import type { Output } from '../../src/protocol/common/core.js';
 import { BATCH_CHARS_MAX, BATCH_ITEMS_MAX, batchEnds, commandsOf } from '../../src/protocol/common/messages.js';
 import type { SessionMessage } from '../../src/protocol/client/session.js';
+import { shardOf } from '../../src/protocol/common/shardmap.js';
 
 function session(mode: DispatchMode, windowMax = 8): ClientSession {
   return new ClientSession({ client: 'c', shards: 1, replicasPerShard: 3, mode, windowMax, retryTicks: 5, opTimeoutTicks: 50 });
@@ -64,5 +65,54 @@ describe('common › batch limits', () => {
     const sizes = [BATCH_CHARS_MAX / 2, BATCH_CHARS_MAX / 2, 1, BATCH_CHARS_MAX * 2, 3];
     assert.deepEqual(batchEnds(sizes.length, (i) => sizes[i]!), [2, 3, 4, 5]);
     assert.deepEqual(batchEnds(0, () => 1), []);
+  });
+});
+
+describe('client › MDL session after a timeout', () => {
+  const shards = 2;
+  const keyOn = (shard: number) => {
+    for (let i = 0; ; i++) if (shardOf(`k${i}`, shards) === shard) return `k${i}`;
+  };
+  const mdl = () => new ClientSession({ client: 'c', shards, replicasPerShard: 3, mode: 'mdl', windowMax: 8, retryTicks: 5, opTimeoutTicks: 50 });
+  const requests = (outputs: Output<SessionMessage, never>[]) => sends(outputs).flatMap(({ msg }) => (msg.type === 'mdlRequest' ? [[msg.cmd.seq, msg.predShard, msg.predSeq]] : []));
+  const reply = (s: ClientSession, shard: number, seq: number, status: 'ok' | 'failed') =>
+    s.step({ kind: 'replica', shard, replica: 0 }, { type: 'reply', seq, status, output: null, leader: 0 });
+  const timeOut = (s: ClientSession) => {
+    for (let t = 0; t < 50; t++) s.tick();
+  };
+
+  it('chains later operations to one that timed out, through a later definite failure, until its shard answers', () => {
+    const s = mdl();
+    s.submit(put(keyOn(0)));
+    timeOut(s);
+    assert.deepEqual(s.takeCompletions().map((c) => [c.seq, c.status]), [[0, 'unknown']]);
+    // #0 may still take effect: #1 must be ordered after it.
+    assert.deepEqual(requests(s.submit(put(keyOn(1))).outputs), [[1, 0, 0]]);
+    reply(s, 1, 1, 'failed');
+    assert.deepEqual(s.takeCompletions().map((c) => [c.seq, c.status]), [[1, 'fail']]);
+    // #1's failure says nothing of #0, which is still asked after; #2 is chained to it too.
+    assert.deepEqual(requests(s.submit(put(keyOn(1))).outputs), [[2, 0, 0]]);
+    assert.ok(requests(s.tick()).concat(...Array.from({ length: 5 }, () => requests(s.tick()))).some(([seq]) => seq === 0), '#0 is sent again');
+    reply(s, 0, 0, 'failed');
+    reply(s, 1, 2, 'ok');
+    assert.deepEqual(s.takeCompletions().map((c) => [c.seq, c.status]), [[2, 'ok']]);
+    // #0 never takes effect and nothing is outstanding: #3 needs no predecessor.
+    assert.deepEqual(requests(s.submit(put(keyOn(1))).outputs), [[3, -1, -1]]);
+    for (let t = 0; t < 20; t++) assert.ok(!requests(s.tick()).some(([seq]) => seq === 0), '#0 is no longer sent');
+  });
+
+  it('an answer that the operation took effect settles it as well', () => {
+    const s = mdl();
+    s.submit(put(keyOn(0)));
+    s.submit(put(keyOn(1)));
+    timeOut(s);
+    assert.deepEqual(s.takeCompletions().map((c) => c.status), ['unknown', 'unknown']);
+    assert.deepEqual(requests(s.submit(put(keyOn(0))).outputs), [[2, 1, 1]], 'chained to the latest that timed out');
+    reply(s, 1, 1, 'ok');
+    assert.deepEqual(requests(s.submit(put(keyOn(1))).outputs), [[3, 0, 2]], 'chained to #2, still outstanding');
+    reply(s, 0, 2, 'ok');
+    reply(s, 1, 3, 'ok');
+    reply(s, 0, 0, 'ok');
+    assert.deepEqual(requests(s.submit(put(keyOn(0))).outputs), [[4, -1, -1]]);
   });
 });

@@ -8,10 +8,16 @@
  * - `single` (the default, what linearizability assumes): one operation at a time, in issue order.
  * - `pipeline`: up to `windowMax` in flight, with no ordering promise beyond the protocol's.
  * - `mdl` (multi-dispatch linearizability, PROTOCOLS.md §5): up to `windowMax` in flight; each
- *   names its predecessor (the previous operation, while that one is undelivered or its outcome
- *   unknown) and a coordination request goes to the predecessor's shard; results are delivered
- *   strictly in issue order; a definite failure fails every later operation issued while it was
- *   outstanding.
+ *   names its predecessor (the previous operation while that one is undelivered, otherwise the
+ *   latest operation whose outcome was delivered as unknown and may still take effect) and a
+ *   coordination request goes to the predecessor's shard; results are delivered strictly in issue
+ *   order; a definite failure fails every later operation issued while it was outstanding.
+ *   An operation that timed out is still asked after, in the background, until its shard says
+ *   whether it took effect: until then it may still be ordered, so every later operation must be
+ *   ordered after it. Chaining to it does that: an operation is ordered only after its predecessor
+ *   is, and a successor of one that never takes effect fails. A definite failure of a later
+ *   operation says nothing about its predecessors, which is why the session cannot forget one
+ *   before its own shard answers.
  * Operations beyond the window wait, in issue order. In `single` and `pipeline` modes the requests
  * sent to one replica before the host's next `flush` leave together in one `requests` message.
  */
@@ -74,8 +80,8 @@ export class ClientSession implements ClientCore<SessionMessage> {
   private undispatchedHead = 0;
   private inflight = 0;
   private completions: Completion[] = [];
-  /** MDL: the last delivered operation, while its outcome is unknown (it may still take effect). */
-  private lastUnknown: { seq: number; shard: number } | null = null;
+  /** MDL: delivered operations that timed out and may still take effect, in issue order, until their shards answer. */
+  private readonly unresolved = new Map<number, OpState>();
   /** Requests waiting for `flush`, per replica (`shard * replicasPerShard + replica`). */
   private readonly outgoing = new Map<number, Command[]>();
 
@@ -87,6 +93,11 @@ export class ClientSession implements ClientCore<SessionMessage> {
 
   get outstanding(): number {
     return this.ops.size;
+  }
+
+  /** Whether `tick` has work: operations outstanding, or timed-out ones whose shards have not answered yet. */
+  get needsTicks(): boolean {
+    return this.ops.size > 0 || this.unresolved.size > 0;
   }
 
   private get window(): number {
@@ -145,6 +156,11 @@ export class ClientSession implements ClientCore<SessionMessage> {
         this.send(st);
       }
     }
+    for (const st of this.unresolved.values()) {
+      if (this.now < st.resendAt) continue;
+      if (this.now - st.sentTick >= this.config.retryTicks) this.rotate(st);
+      this.send(st);
+    }
     this.drain();
     return this.out.take();
   }
@@ -171,6 +187,8 @@ export class ClientSession implements ClientCore<SessionMessage> {
   }
 
   private onReply(shard: number, replica: number, seq: number, status: ReplyStatus, output: OpOutput, leader: number): void {
+    const asked = this.unresolved.get(seq);
+    if (asked !== undefined && asked.shard === shard) return this.onResolution(asked, replica, status, leader);
     const st = this.ops.get(seq);
     if (st === undefined || !st.dispatched || st.result !== null || st.shard !== shard) return;
     switch (status) {
@@ -207,6 +225,22 @@ export class ClientSession implements ClientCore<SessionMessage> {
     this.drain();
   }
 
+  /** An answer about an operation that timed out: anything but "not leader" or "busy" settles its fate. */
+  private onResolution(st: OpState, replica: number, status: ReplyStatus, leader: number): void {
+    switch (status) {
+      case 'not_leader':
+        this.leaders[st.shard] = leader >= 0 && leader !== replica && leader < this.config.replicasPerShard ? leader : (replica + 1) % this.config.replicasPerShard;
+        st.resendAt = this.now + 1;
+        return;
+      case 'busy':
+        st.resendAt = this.now + this.config.retryTicks;
+        return;
+      default:
+        if (status === 'ok') this.leaders[st.shard] = replica;
+        this.unresolved.delete(st.cmd.seq);
+    }
+  }
+
   /** Records an outcome; in MDL mode a definite failure fails every later undelivered operation too. */
   private settle(st: OpState, c: Completion): void {
     st.result = c;
@@ -232,7 +266,7 @@ export class ClientSession implements ClientCore<SessionMessage> {
       if (st.result === null) return;
       this.ops.delete(st.cmd.seq);
       this.completions.push(st.result);
-      this.lastUnknown = st.result.status === 'unknown' ? { seq: st.cmd.seq, shard: st.shard } : null;
+      if (st.result.status === 'unknown' && st.dispatched) this.unresolved.set(st.cmd.seq, st);
     }
   }
 
@@ -258,9 +292,9 @@ export class ClientSession implements ClientCore<SessionMessage> {
         // Issued while its predecessor, now failed, was outstanding: it fails too.
         return this.settle(st, { seq: st.cmd.seq, status: 'fail', error: `an earlier operation (#${st.cmd.seq - 1}) failed while this one was outstanding` });
       }
-      const prev = undelivered ?? (this.lastUnknown?.seq === st.cmd.seq - 1 ? this.lastUnknown : undefined);
+      const prev = undelivered ?? lastOf(this.unresolved);
       if (prev !== undefined) {
-        st.predSeq = st.cmd.seq - 1;
+        st.predSeq = prev.cmd.seq;
         st.predShard = prev.shard;
         if (st.predShard !== st.shard) {
           this.out.send(replicaAddr(st.predShard, this.leaders[st.predShard] as number), {
@@ -293,4 +327,10 @@ export class ClientSession implements ClientCore<SessionMessage> {
   private rotate(st: OpState): void {
     if (this.leaders[st.shard] === st.target) this.leaders[st.shard] = (st.target + 1) % this.config.replicasPerShard;
   }
+}
+
+function lastOf<V>(map: Map<number, V>): V | undefined {
+  let last: V | undefined;
+  for (const v of map.values()) last = v;
+  return last;
 }
