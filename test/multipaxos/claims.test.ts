@@ -12,7 +12,7 @@ import { BALLOT_REPLICAS_MAX } from '../../src/protocol/common/paxosmsg.js';
 import { MultiPaxosReplica, type MultiPaxosWire } from '../../src/protocol/multipaxos/replica.js';
 import type { MultiPaxosRecord } from '../../src/protocol/multipaxos/messages.js';
 import { testMpConfig } from '../helpers/mpconfig.js';
-import { WireNet } from '../helpers/wirenet.js';
+import { WireNet, type Delivery } from '../helpers/wirenet.js';
 import type { MultiPaxosConfig } from '../../src/protocol/multipaxos/replica.js';
 
 const R = (replica: number): Sender => ({ kind: 'replica', shard: 0, replica });
@@ -41,6 +41,38 @@ function electZero(net: WireNet<MultiPaxosWire, MultiPaxosRecord>) {
   }
   assert.equal(r0.status().role, 'leader');
   return r0;
+}
+
+/**
+ * r0 leads and chooses slot 0; then it is cut off while r1 and r2 elect r1 at a higher ballot and
+ * r1 chooses `slots` more. r0 hears nothing of it and still leads, its next slot 1. Returns what
+ * r1 sent r0 meanwhile, held back.
+ */
+function deposeZero(slots: number, over: Partial<MultiPaxosConfig> = {}) {
+  const { replicas, net } = cluster(3, over);
+  const r0 = electZero(net);
+  net.take(0, r0.step(C('a'), { type: 'request', cmd: put('a', 0, 'k', 'a') }));
+  net.take(0, r0.flush());
+  net.run();
+  const r1 = replicas[1] as MultiPaxosReplica;
+  const held: Delivery<MultiPaxosWire>[] = [];
+  net.drop = (d) => {
+    if (d.to.kind === 'replica' && d.to.replica === 0) held.push(d);
+    return (d.to.kind === 'replica' && d.to.replica === 0) || (d.from.kind === 'replica' && d.from.replica === 0);
+  };
+  for (let i = 0; i < 1000 && r1.status().role !== 'leader'; i++) {
+    net.tick(1);
+    net.run();
+  }
+  assert.equal(r1.status().role, 'leader');
+  for (let i = 0; i < slots; i++) {
+    net.take(1, r1.step(C('b'), { type: 'request', cmd: put('b', i, 'k', 'b' + i) }));
+    net.take(1, r1.flush());
+    net.run();
+  }
+  net.drop = () => false;
+  assert.equal(r0.status().role, 'leader');
+  return { r0, r1, net, held };
 }
 
 describe('multipaxos › claims', () => {
@@ -140,6 +172,26 @@ describe('multipaxos › claims', () => {
     const replies = net.repliesFor('c');
     assert.equal(replies.length, 1);
     assert.ok(replies[0]?.type === 'reply' && replies[0].status === 'not_leader');
+  });
+
+  it('a leader that learns from a commit that a slot past its next one is chosen stops leading: a higher ballot chose it', () => {
+    const { r0, net, held } = deposeZero(1);
+    // The CommitShort for slot 1 arrives before any message carrying r1's ballot: r0 fetches the slot.
+    for (const d of held.filter((h) => h.msg.type === 'commitShort')) net.deliverTo(0, d.from, d.msg);
+    net.run();
+    assert.equal(r0.status().role, 'follower');
+    assert.equal(r0.status().leader, -1);
+    assert.equal(r0.machine.kv.read('k'), 'b0');
+  });
+
+  it('a leader that learns from a snapshot that a slot past its next one is chosen stops leading', () => {
+    const { r0, r1, net } = deposeZero(24, { logRetainSlots: 8, pipelineSlotsMax: 4 });
+    assert.ok(r1.engine.logBase > 1, 'r1 dropped slots r0 never saw');
+    // A fetch r0 sent as a candidate (for slots its voters had dropped) is answered only now.
+    net.deliverTo(1, R(0), { type: 'fetch', fromSlot: 0, toSlot: 1 });
+    net.run();
+    assert.equal(r0.status().role, 'follower');
+    assert.deepEqual(r0.stateDigest(), r1.stateDigest());
   });
 
   it('requests that arrive in one burst share a slot, at most batchCommandsMax commands each', () => {

@@ -641,6 +641,7 @@ export class PaxosEngine<V, S, M> {
     this.logBase = upTo;
     this.executedUpTo = upTo;
     this.committedUpTo = Math.max(this.committedUpTo, upTo);
+    this.stepDownIfOutrun();
     for (const slot of this.inflight.keys()) if (slot < upTo) this.inflight.delete(slot);
     for (const slot of this.recovering) if (slot < upTo) this.recovering.delete(slot);
     if (this.role === 'leader' && this.recovering.size === 0 && !this.serving) this.startServing();
@@ -667,6 +668,7 @@ export class PaxosEngine<V, S, M> {
   /** Move the commit point over chosen slots, execute them in order, and drop old executed ones. */
   private advance(): void {
     while (this.entry(this.committedUpTo)?.committed === true) this.committedUpTo++;
+    this.stepDownIfOutrun();
     while (this.executedUpTo < this.committedUpTo) {
       const e = this.entry(this.executedUpTo);
       assert(e !== undefined && e.committed, `slot ${this.executedUpTo} executes unchosen`);
@@ -678,6 +680,22 @@ export class PaxosEngine<V, S, M> {
       this.log = this.log.slice(drop);
       this.logBase += drop;
     }
+  }
+
+  /**
+   * A leader of ballot b whose commit point passed its next slot learned (from a Commit or a
+   * snapshot, which unlike an Accept or a heartbeat make no replica follow their sender) that a
+   * slot it never proposed in is chosen. A slot chosen at a ballot below b was accepted by a
+   * quorum before it promised b, so the PrepareReplies reported it and the recovery put nextSlot
+   * beyond it; b itself chose only slots below nextSlot. So a higher ballot chose that slot: a
+   * quorum has promised it, b can choose nothing more, and this replica must stop leading (it
+   * would otherwise propose into a chosen or dropped slot).
+   */
+  private stepDownIfOutrun(): void {
+    if (this.role !== 'leader' || this.committedUpTo <= this.nextSlot) return;
+    this.stepDown();
+    this.leader = -1;
+    this.resetElectionTimer();
   }
 
   // ---------------------------------------------------------------- output
