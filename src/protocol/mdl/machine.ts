@@ -172,10 +172,25 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
       }
       case 'hold':
         this.holding = true;
+        this.forgetUnorderable();
         return;
       case 'recover':
         assert(false, 'a recover marker inside a slot');
     }
+  }
+
+  /**
+   * Drops committed operations that can no longer be ordered: an order item applies only to an
+   * operation its session table still calls new, and one that executed, failed or fell out of the
+   * table's window never becomes new again. A recovery must not wait for them.
+   */
+  private forgetUnorderable(): void {
+    for (const [id, c] of this.committed) if (!this.orderable(c.cmd.client, c.cmd.seq)) this.committed.delete(id);
+  }
+
+  /** Whether an order item for this operation could still execute it. */
+  orderable(client: string, seq: number): boolean {
+    return this.sessions.lookup(client, seq).kind === 'new';
   }
 
   /** Executes everything buffered since the hold, in timestamp order. */

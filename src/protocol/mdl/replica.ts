@@ -533,14 +533,15 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
 
   private startRecovery(): void {
     const m = this.machine;
-    if (m.committed.size === 0 && !m.holding) return this.startServing();
+    const recoverable = [...m.committed].filter(([, c]) => m.orderable(c.cmd.client, c.cmd.seq));
+    if (recoverable.length === 0 && !m.holding) return this.startServing();
     this.recovery = new Map();
     this.releaseProposed = false;
     this.recoveryBase = m.executedTs;
     // Each recovered operation is placed on its own as soon as its predecessor's fate is known,
     // behind a hold, so that the recover marker releases them all in timestamp order.
     if (!m.holding) this.proposals.unshift(marker('hold', this.engine.ballot));
-    const ids = [...m.committed.entries()].sort(([, a], [, b]) =>
+    const ids = recoverable.sort(([, a], [, b]) =>
       a.cmd.client < b.cmd.client ? -1 : a.cmd.client > b.cmd.client ? 1 : a.cmd.seq - b.cmd.seq,
     );
     for (const [id, c] of ids) {
@@ -601,13 +602,15 @@ export class MdlReplica implements ReplicaCore<MdlWire, MdlRecord> {
   private releaseIfDone(): void {
     const recovery = this.recovery;
     if (recovery === null || this.releaseProposed) return;
-    for (const rec of recovery.values()) if (!rec.settled) return;
+    // One that can no longer be ordered (its session table moved past it) has nothing to wait for.
+    for (const rec of recovery.values()) if (!rec.settled && this.machine.orderable(rec.client, rec.seq)) return;
     this.releaseProposed = true;
     this.recoverySlot = [marker('recover', this.engine.ballot)];
   }
 
   private recoveryTick(): void {
     if (this.recovery === null) return;
+    this.releaseIfDone();
     this.failUnknownPredecessors();
     for (const rec of this.recovery.values()) {
       if (rec.ts !== undefined || rec.failed === true || rec.predShard === this.config.shard) continue;
