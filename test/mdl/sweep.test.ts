@@ -44,7 +44,11 @@ function runSeed(seed: number): HistoryOp[] {
 }
 
 describe('mdl › randomized sweep', () => {
-  for (const seed of sweepSeeds(24)) {
+  // Seeds beyond the default count that once found a bug: 360 (a deposed leader learned of
+  // later chosen slots and kept leading), 378 (a client chained new operations without one that
+  // timed out, which executed after them), 836 (a recovery waited for an operation its session
+  // table had moved past).
+  for (const seed of sweepSeeds(24, [360, 378, 836])) {
     it(`seed ${seed}: MDL under faults, live once healed`, () => {
       assertHistory(runSeed(seed), 'mdl', seed);
     });
