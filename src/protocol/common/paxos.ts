@@ -325,12 +325,8 @@ export class PaxosEngine<V, S, M> {
       this.send(from, this.refusePrepare(m.ballot, m.fromSlot));
       return;
     }
-    if (m.ballot > this.promised) {
-      this.stepDown();
-      this.promised = m.ballot;
-      this.leader = -1;
-    }
-    this.resetElectionTimer();
+    if (m.ballot > this.promised) this.observeHigherBallot(m.ballot);
+    else this.resetElectionTimer();
     this.persistPromise(m.ballot);
     const start = Math.max(m.fromSlot, this.logBase);
     const entries: Entry<V>[] = [];
@@ -431,8 +427,13 @@ export class PaxosEngine<V, S, M> {
   }
 
   private observeHigherBallot(ballot: number): void {
-    this.stepDown();
     this.promised = Math.max(this.promised, ballot);
+    this.abdicate();
+  }
+
+  /** Stops leading or running for leader, knows no leader, and waits a fresh election timeout. */
+  private abdicate(): void {
+    this.stepDown();
     this.leader = -1;
     this.resetElectionTimer();
   }
@@ -489,11 +490,7 @@ export class PaxosEngine<V, S, M> {
     }
     // A leader cut off from a quorum stops claiming leadership, so clients look elsewhere.
     const heard = this.others.filter((r) => this.now - (this.lastHeard[r] as number) <= 2 * this.config.electionTimeoutTicks);
-    if (heard.length + 1 < this.quorumSize) {
-      this.stepDown();
-      this.leader = -1;
-      this.resetElectionTimer();
-    }
+    if (heard.length + 1 < this.quorumSize) this.abdicate();
   }
 
   private heardFrom(from: number, committedUpTo: number): void {
@@ -692,10 +689,7 @@ export class PaxosEngine<V, S, M> {
    * would otherwise propose into a chosen or dropped slot).
    */
   private stepDownIfOutrun(): void {
-    if (this.role !== 'leader' || this.committedUpTo <= this.nextSlot) return;
-    this.stepDown();
-    this.leader = -1;
-    this.resetElectionTimer();
+    if (this.role === 'leader' && this.committedUpTo > this.nextSlot) this.abdicate();
   }
 
   // ---------------------------------------------------------------- output
