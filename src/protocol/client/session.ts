@@ -197,17 +197,8 @@ export class ClientSession implements ClientCore<SessionMessage> {
         this.settle(st, { seq, status: 'ok', output });
         break;
       case 'not_leader':
-        if (leader >= 0 && leader !== replica && leader < this.config.replicasPerShard) {
-          this.leaders[shard] = leader;
-          this.send(st);
-        } else {
-          // Nobody knows the leader yet (an election is running): try the next replica soon.
-          this.leaders[shard] = (replica + 1) % this.config.replicasPerShard;
-          st.resendAt = this.now + 1;
-        }
-        break;
       case 'busy':
-        st.resendAt = this.now + this.config.retryTicks;
+        this.retry(st, replica, status, leader);
         break;
       case 'wrong_shard':
         this.settle(st, { seq, status: 'fail', error: 'the replica says the key belongs to another shard (shard maps disagree)' });
@@ -227,17 +218,22 @@ export class ClientSession implements ClientCore<SessionMessage> {
 
   /** An answer about an operation that timed out: anything but "not leader" or "busy" settles its fate. */
   private onResolution(st: OpState, replica: number, status: ReplyStatus, leader: number): void {
-    switch (status) {
-      case 'not_leader':
-        this.leaders[st.shard] = leader >= 0 && leader !== replica && leader < this.config.replicasPerShard ? leader : (replica + 1) % this.config.replicasPerShard;
-        st.resendAt = this.now + 1;
-        return;
-      case 'busy':
-        st.resendAt = this.now + this.config.retryTicks;
-        return;
-      default:
-        if (status === 'ok') this.leaders[st.shard] = replica;
-        this.unresolved.delete(st.cmd.seq);
+    if (status === 'not_leader' || status === 'busy') return this.retry(st, replica, status, leader);
+    if (status === 'ok') this.leaders[st.shard] = replica;
+    this.unresolved.delete(st.cmd.seq);
+  }
+
+  /** Sends again after "not leader" (at once to the leader it names, else soon to the next replica) or "busy" (after a retry period). */
+  private retry(st: OpState, replica: number, status: 'not_leader' | 'busy', leader: number): void {
+    if (status === 'busy') {
+      st.resendAt = this.now + this.config.retryTicks;
+    } else if (leader >= 0 && leader !== replica && leader < this.config.replicasPerShard) {
+      this.leaders[st.shard] = leader;
+      this.send(st);
+    } else {
+      // Nobody knows the leader yet (an election is running): try the next replica soon.
+      this.leaders[st.shard] = (replica + 1) % this.config.replicasPerShard;
+      st.resendAt = this.now + 1;
     }
   }
 

@@ -146,7 +146,7 @@ export class MdlMachine implements StateMachine<MdlItem[], MdlState> {
       case 'order': {
         const cmd = item.cmd ?? this.committed.get(id)?.cmd ?? null;
         if (cmd === null || item.ts <= this.executedTs || this.bufferedTs.has(id)) return;
-        if (this.sessions.lookup(item.client, item.seq).kind !== 'new') return;
+        if (!this.orderable(item.client, item.seq)) return;
         if (item.ts > this.maxTs) this.maxTs = item.ts;
         this.committed.delete(id);
         if (buffering) {
