@@ -60,8 +60,9 @@ export function decide(ops: readonly HistoryOp[], model: Model, budget: Budget):
   // A merged order that does not fit is still a good guess of where each operation goes, and the
   // search of the whole history, trying its choices in that order, usually finds a witness near
   // it at once. When it does not within about the time a search without backtracking takes, or
-  // stalls where it has no earlier decision to go back to, the keys' orders are repaired (which proves nothing by itself but gives a better guess), and the
-  // search tries again from that guess, guided, then exhaustively with what is left.
+  // stalls where it has no earlier decision to go back to, the keys' orders are repaired (which
+  // proves nothing by itself but gives a better guess), and the search tries again from that
+  // guess, guided, then exhaustively with what is left.
   const early = search(whole, 'mdl', { ...budget, deadlineMs: quickDeadline(budget, whole.n) }, { rank: guessRanks(ops, merged.order), guided: true, quitWhenStuck: true });
   if (early.kind !== 'unknown') return wholeDecision(whole, early);
   const repaired = repairKeyOrders(ops, keys, merged, { ...budget, deadlineMs: share(budget, REPAIR_SHARE) }, { sure, due, rank });

@@ -36,7 +36,7 @@
  */
 import { FingerprintSet } from './memo.js';
 import { APPEND, CAS, FAIL, GET, OK, PUT, UNKNOWN, type Prepared } from './prepared.js';
-import { tileableFrom } from './sources.js';
+import { tileableFrom, tilingWays } from './sources.js';
 import { NULL_HASH_1, NULL_HASH_2, tablesFor } from './tables.js';
 
 export type Model = 'linearizable' | 'mdl';
@@ -1330,17 +1330,7 @@ class LiveAppends {
  * several ways or none.
  */
 function onlyTiling(s: string, written: readonly string[], pieces: ReadonlySet<string>): string[] | null {
-  const lengths = [...new Set([...pieces].map((v) => v.length))];
-  // ways[i]: how many ways (counted up to 2) s from i on is a sequence of pieces.
-  const ways = new Uint8Array(s.length + 1);
-  ways[s.length] = 1;
-  for (let i = s.length - 1; i >= 0; i--) {
-    let count = 0;
-    for (const length of lengths) {
-      if (i + length <= s.length && pieces.has(s.slice(i, i + length))) count += ways[i + length] as number;
-    }
-    ways[i] = Math.min(count, 2);
-  }
+  const ways = tilingWays(s, pieces);
   const starts = new Set([0]);
   for (const w of written) if (s.startsWith(w)) starts.add(w.length);
   let total = 0;
@@ -1350,6 +1340,7 @@ function onlyTiling(s: string, written: readonly string[], pieces: ReadonlySet<s
     if ((ways[i] as number) > 0) start = i;
   }
   if (total !== 1) return null;
+  const lengths = [...new Set([...pieces].map((v) => v.length))];
   const used: string[] = [];
   for (let i = start; i < s.length; ) {
     const length = lengths.find((l) => i + l <= s.length && pieces.has(s.slice(i, i + l)) && ways[i + l] === 1) as number;

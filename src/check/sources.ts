@@ -174,20 +174,28 @@ function findBases(p: Prepared, out: Uint8Array): Int32Array {
 
 /** For each position of s, whether the part from there on is a concatenation of values in `pieces` other than `without`. */
 export function tileableFrom(s: string, pieces: ReadonlySet<string>, without: string | null = null): (from: number) => boolean {
+  const ways = tilingWays(s, pieces, without);
+  return (from) => (ways[from] as number) > 0;
+}
+
+/**
+ * For each position of s, in how many ways (counted up to 2) the part from there on is a
+ * concatenation of values in `pieces` other than `without`; the end counts one way.
+ */
+export function tilingWays(s: string, pieces: ReadonlySet<string>, without: string | null = null): Uint8Array {
   const lengths = [...new Set([...pieces].map((v) => v.length))];
-  const ok = new Uint8Array(s.length + 1);
-  ok[s.length] = 1;
+  const ways = new Uint8Array(s.length + 1);
+  ways[s.length] = 1;
   for (let from = s.length - 1; from >= 0; from--) {
+    let count = 0;
     for (const length of lengths) {
-      if (from + length > s.length || ok[from + length] !== 1) continue;
+      if (from + length > s.length || ways[from + length] === 0) continue;
       const piece = s.slice(from, from + length);
-      if (piece !== without && pieces.has(piece)) {
-        ok[from] = 1;
-        break;
-      }
+      if (piece !== without && pieces.has(piece)) count += ways[from + length] as number;
     }
+    ways[from] = Math.min(count, 2);
   }
-  return (from) => ok[from] === 1;
+  return ways;
 }
 
 function bump(counts: Int32Array, i: number): void {
